@@ -1,0 +1,65 @@
+"""``bnpl jobs``: every scheduled job as a command that takes ``--as-of``, plus the outbox relay."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import anyio
+import click
+
+from app.cli._common import load_settings, open_db
+from app.worker.scheduler import SCHEDULE, ScheduledJob
+
+
+@click.group(help="Run scheduled jobs by hand (re-run a day with --as-of), or drain the outbox.")
+def jobs() -> None:
+    pass
+
+
+@jobs.command("list", help="The cron table (JST).")
+def list_jobs() -> None:
+    for job in SCHEDULE:
+        click.echo(f"{job.command:<28} {job.cron:<14} {job.actor:<22} {job.help}")
+
+
+def _job_command(job: ScheduledJob) -> click.Command:
+    @click.command(job.command, help=f"{job.help} (actor {job.actor}, cron '{job.cron}' JST)")
+    @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+                  help="The business date (JST) to run for, YYYY-MM-DD. Default: today.")
+    def run(as_of: dt.datetime | None) -> None:
+        settings = load_settings()
+
+        async def main() -> None:
+            import app.worker.actors  # noqa: F401 - registers actors
+            from app.worker.registry import execute
+
+            payload = {"as_of": as_of.date().isoformat()} if as_of else {}
+            click.echo(f"Running {job.actor} {payload or '(today)'} …")
+            async with open_db(settings) as db:
+                outcome = await execute(db, job.actor, f"cli_{uuid.uuid4().hex}", payload)
+            click.echo(f"{job.actor}: {outcome}")
+            if outcome == "failed":
+                raise SystemExit(1)
+
+        anyio.run(main)
+
+    return run
+
+
+for _job in SCHEDULE:
+    jobs.add_command(_job_command(_job))
+
+
+@jobs.command("relay", help="Relay due outbox messages once (to Redis, or run them in-process when embedded).")
+def relay() -> None:
+    settings = load_settings()
+
+    async def main() -> None:
+        from app.core import build_relay
+
+        async with open_db(settings) as db:
+            n = await build_relay(settings, db).drain()
+        click.echo(f"Relayed {n} message(s).")
+
+    anyio.run(main)

@@ -1,0 +1,36 @@
+"""The unit of work: one transaction per use case, committed by the edge before it answers or acks.
+
+Services never commit. After a commit that staged outbox messages, the relay is kicked so the work starts at
+once instead of at the next sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from domain.kit.outbox import KICK_FLAG
+
+
+class Database:
+    """The process's engine and session factory, plus the relay kick."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], engine: AsyncEngine | None = None) -> None:
+        self.sessionmaker = sessionmaker
+        self.engine = engine
+        self.on_outbox_commit: Callable[[], None] | None = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """``async with db.transaction() as session:`` commits on exit, rolls back on error."""
+        async with self.sessionmaker() as session:
+            async with session.begin():
+                yield session
+            if session.info.pop(KICK_FLAG, False) and self.on_outbox_commit is not None:
+                self.on_outbox_commit()
+
+    async def dispose(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()

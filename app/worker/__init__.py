@@ -1,0 +1,1 @@
+"""Background work: actors, the outbox relay, the scheduler, and the Dramatiq broker."""

@@ -1,0 +1,5 @@
+"""Importing this package registers every actor."""
+
+from app.worker.actors import housekeeping
+
+__all__ = ["housekeeping"]

@@ -1,0 +1,1 @@
+"""Platform billing: our own fees to tenants. Built in issue 7."""

@@ -1,0 +1,43 @@
+"""The one place that knows PostgreSQL from SQLite.
+
+PostgreSQL is production and the test database. SQLite is the embedded default for trying the product: it has
+no row locks (a write transaction locks the whole file, which we take at BEGIN with ``BEGIN IMMEDIATE``), so
+``FOR UPDATE`` / ``SKIP LOCKED`` / advisory locks degrade to the file lock. Correctness under concurrency is
+proven on PostgreSQL only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from sqlalchemy import Insert, Select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def insert_ignore(session: AsyncSession, table: Any, **values: Any) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` for the session's dialect (call ``.returning(...)`` on it)."""
+    ins = pg_insert(table) if is_postgres(session) else sqlite_insert(table)
+    return ins.values(**values).on_conflict_do_nothing()
+
+
+def for_update(session: AsyncSession, stmt: Select[Any], *, skip_locked: bool = False) -> Select[Any]:
+    """``SELECT … FOR UPDATE [SKIP LOCKED]`` on PostgreSQL; SQLite's immediate write lock already serialises."""
+    if is_postgres(session):
+        return stmt.with_for_update(skip_locked=skip_locked)
+    return stmt
+
+
+async def advisory_xact_lock(session: AsyncSession, namespace: str, key: str) -> None:
+    """Serialise on ``namespace:key`` until the transaction ends, for rows that may not exist yet."""
+    if not is_postgres(session):
+        return
+    digest = hashlib.blake2b(f"{namespace}:{key}".encode(), digest_size=8).digest()
+    lock_id = int.from_bytes(digest, "big", signed=True)
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})

@@ -1,0 +1,153 @@
+"""Transactional outbox (work to do after commit) and inbox (messages already handled).
+
+A service calls :func:`enqueue` inside its business transaction: the row commits or rolls back with the
+business change, so a crash can neither lose the work nor run work for a change that never happened. A relay
+(``app/worker/relay.py``) hands committed rows to the broker; consumers call :func:`claim_message` in the same
+transaction as their effect, so a redelivered message acts once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text, delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.kit import clock
+from domain.kit.db import ID_LENGTH, Base, UTCDateTime
+from domain.kit.dialect import for_update, insert_ignore
+from domain.kit.ids import new_id
+
+KICK_FLAG = "bnpl.outbox.kick"  # set on session.info when a message was enqueued; the edge kicks the relay
+
+
+class OutboxMessage(Base):
+    """A unit of background work, written in the transaction that caused it."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        # Only pending rows are ever scanned by the relay; relayed ones wait for the purge.
+        Index("ix_outbox_messages_pending", "available_at",
+              postgresql_where=text("relayed_at IS NULL AND failed_at IS NULL"),
+              sqlite_where=text("relayed_at IS NULL AND failed_at IS NULL")),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    actor: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.utc_now)
+    available_at: Mapped[dt.datetime] = mapped_column(default=clock.utc_now)
+    relayed_at: Mapped[dt.datetime | None]
+    failed_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ProcessedMessage(Base):
+    """The inbox: one row per (message, actor) that has taken effect."""
+
+    __tablename__ = "processed_messages"
+
+    message_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(100), primary_key=True)
+    processed_at: Mapped[dt.datetime] = mapped_column(default=clock.utc_now)
+
+
+async def enqueue(
+    session: AsyncSession,
+    actor: str,
+    payload: dict[str, Any],
+    *,
+    tenant_id: str | None = None,
+    dedupe_key: str | None = None,
+    delay: dt.timedelta | None = None,
+) -> str | None:
+    """Stage ``actor(**payload)`` to run after this transaction commits.
+
+    With a ``dedupe_key``, a second enqueue of the same key (even from another transaction) is ignored and
+    returns ``None``; otherwise the new message id.
+    """
+    now = clock.utc_now()
+    message_id = new_id("msg")
+    values = dict(
+        id=message_id, tenant_id=tenant_id, actor=actor, payload=payload, dedupe_key=dedupe_key,
+        created_at=now, available_at=now + (delay or dt.timedelta(0)), attempts=0,
+    )
+    result = await session.execute(
+        insert_ignore(session, OutboxMessage, **values).returning(OutboxMessage.id)
+    )
+    inserted = result.scalar_one_or_none()
+    if inserted is not None:
+        session.info[KICK_FLAG] = True
+    return inserted
+
+
+async def claim_message(session: AsyncSession, message_id: str, actor: str) -> bool:
+    """Record that ``actor`` handles ``message_id`` in this transaction; ``False`` if it already did."""
+    result = await session.execute(
+        insert_ignore(session, ProcessedMessage, message_id=message_id, actor=actor, processed_at=clock.utc_now())
+        .returning(ProcessedMessage.message_id)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+class OutboxRepository:
+    """Queries the relay and the housekeeping jobs use."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @classmethod
+    def from_session(cls, session: AsyncSession) -> OutboxRepository:
+        return cls(session)
+
+    async def lock_due(self, limit: int) -> list[OutboxMessage]:
+        """Due, unrelayed messages, locked so that concurrent relays take disjoint batches."""
+        now = clock.utc_now()
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.relayed_at.is_(None), OutboxMessage.failed_at.is_(None),
+                   OutboxMessage.available_at <= now)
+            .order_by(OutboxMessage.available_at, OutboxMessage.id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(for_update(self.session, stmt, skip_locked=True))).all())
+
+    async def oldest_pending_at(self) -> dt.datetime | None:
+        stmt = select(OutboxMessage.created_at).where(
+            OutboxMessage.relayed_at.is_(None), OutboxMessage.failed_at.is_(None)
+        ).order_by(OutboxMessage.created_at).limit(1)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def mark_relayed(self, message_id: str) -> None:
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id).values(relayed_at=clock.utc_now())
+        )
+
+    async def mark_retry(self, message_id: str, error: str, max_attempts: int) -> bool:
+        """Count a failed attempt and back off exponentially; returns ``True`` when the message is now dead."""
+        msg = await self.session.get(OutboxMessage, message_id)
+        if msg is None:
+            return False
+        msg.attempts += 1
+        msg.last_error = error[:2000]
+        now = clock.utc_now()
+        if msg.attempts >= max_attempts:
+            msg.failed_at = now
+            return True
+        msg.available_at = now + dt.timedelta(seconds=min(2 ** msg.attempts, 3600))
+        return False
+
+    async def purge(self, relayed_before: dt.datetime) -> int:
+        """Delete messages relayed before the cutoff, and inbox rows processed before it."""
+        r1 = await self.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.relayed_at < relayed_before)
+        )
+        r2 = await self.session.execute(
+            delete(ProcessedMessage).where(ProcessedMessage.processed_at < relayed_before)
+        )
+        return int(r1.rowcount or 0) + int(r2.rowcount or 0)  # type: ignore[attr-defined]

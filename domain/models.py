@@ -1,0 +1,14 @@
+"""Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from domain.kit.audit import AuditEvent
+from domain.kit.db import Base, metadata
+from domain.kit.idempotency import IdempotencyRecord
+from domain.kit.jobs import Lease
+from domain.kit.outbox import OutboxMessage, ProcessedMessage
+from domain.ledger.models import JournalEntry, LedgerAccount, Posting
+from domain.tenancy.models import ApiKey, Merchant, Operator
+
+__all__ = [
+    "ApiKey", "AuditEvent", "Base", "IdempotencyRecord", "JournalEntry", "Lease", "LedgerAccount", "Merchant",
+    "Operator", "OutboxMessage", "Posting", "ProcessedMessage", "metadata",
+]

@@ -1,0 +1,1 @@
+"""The fraud engine (O-PLUX-like screening). Built in issue 3."""

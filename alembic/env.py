@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from alembic import context
 from sqlalchemy.engine import Connection
 
 import domain.models  # noqa: F401 - every model on the metadata
+from alembic import context
 from app.db import create_engine
 from app.settings import get_settings
 from domain.kit.db import UTCDateTime, metadata

@@ -10,8 +10,9 @@ from app.settings import Settings, get_settings
 from app.uow import Database
 
 
-def create_app(settings: Settings | None = None, *, db: Database | None = None,
-               run_background: bool = True) -> Litestar:
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, run_background: bool = True
+) -> Litestar:
     """Build the app. Tests pass their own ``db`` and ``run_background=False`` and drain the relay themselves."""
     app = Litestar(plugins=[ApplicationCore(settings or get_settings(), db=db, run_background=run_background)])
     # Outermost: request ids and the access log cover 404s, 405s and errors raised by any middleware.

@@ -65,16 +65,21 @@ class ApplicationCore(InitPluginProtocol):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = self.settings
-        prometheus = PrometheusConfig(app_name="bnpl", prefix="bnpl", group_path=True,
-                                      exclude=["/metrics", "/health"])
-        app_config.route_handlers.extend([
-            health, ready, docs_redirect, PrometheusController,
-            Router("/platform/v1", route_handlers=[OperatorController],
-                   guards=[require_roles(Role.PLATFORM)]),
-            Router("/admin/v1", route_handlers=[get_own_operator, MerchantController, ApiKeyController,
-                                                LedgerController]),
-            Router("/v1", route_handlers=[get_own_merchant]),
-        ])
+        prometheus = PrometheusConfig(app_name="bnpl", prefix="bnpl", group_path=True, exclude=["/metrics", "/health"])
+        app_config.route_handlers.extend(
+            [
+                health,
+                ready,
+                docs_redirect,
+                PrometheusController,
+                Router("/platform/v1", route_handlers=[OperatorController], guards=[require_roles(Role.PLATFORM)]),
+                Router(
+                    "/admin/v1",
+                    route_handlers=[get_own_operator, MerchantController, ApiKeyController, LedgerController],
+                ),
+                Router("/v1", route_handlers=[get_own_merchant]),
+            ]
+        )
         app_config.dependencies.update(DEPENDENCIES)
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.openapi_config = openapi_config(VERSION)
@@ -82,14 +87,19 @@ class ApplicationCore(InitPluginProtocol):
         app_config.plugins.append(StrictPydanticPlugin())
         middleware: list[Any] = [prometheus.middleware]
         if settings.rate_limit_per_minute > 0:
-            middleware.append(RateLimitConfig(
-                rate_limit=("minute", settings.rate_limit_per_minute), identifier_for_request=_rate_limit_identity,
-                exclude=PUBLIC_PATHS,
-            ).middleware)
-        middleware.extend([
-            DefineMiddleware(ApiKeyAuthenticationMiddleware, exclude=PUBLIC_PATHS),
-            body_guard_middleware(settings.max_body_bytes),
-        ])
+            middleware.append(
+                RateLimitConfig(
+                    rate_limit=("minute", settings.rate_limit_per_minute),
+                    identifier_for_request=_rate_limit_identity,
+                    exclude=PUBLIC_PATHS,
+                ).middleware
+            )
+        middleware.extend(
+            [
+                DefineMiddleware(ApiKeyAuthenticationMiddleware, exclude=PUBLIC_PATHS),
+                body_guard_middleware(settings.max_body_bytes),
+            ]
+        )
         app_config.middleware = [*middleware, *app_config.middleware]
         app_config.state.update({"settings": settings})
         app_config.lifespan.append(self._lifespan)
@@ -116,8 +126,11 @@ class ApplicationCore(InitPluginProtocol):
             if settings.embedded:
                 from app.worker.scheduler import run_scheduler
 
-                tasks.append(asyncio.create_task(
-                    run_scheduler(db, lease_seconds=settings.scheduler_lease_seconds), name="scheduler"))
+                tasks.append(
+                    asyncio.create_task(
+                        run_scheduler(db, lease_seconds=settings.scheduler_lease_seconds), name="scheduler"
+                    )
+                )
         log.info("api_started", embedded=settings.embedded, database="sqlite" if settings.is_sqlite else "postgresql")
         try:
             yield
@@ -147,14 +160,18 @@ def broker_check_for(settings: Settings) -> Callable[[], Awaitable[str]]:
 
 
 def build_relay(settings: Settings, db: Database) -> Any:
-    from app.worker.relay import Relay, dramatiq_enqueue
-
     import app.worker.actors  # noqa: F401 - registers actors
+    from app.worker.relay import Relay, dramatiq_enqueue
 
     enqueue = None
     if not settings.embedded:
         from app.worker.broker import build_broker
 
         enqueue = dramatiq_enqueue(build_broker(settings, with_db=False))
-    return Relay(db, enqueue=enqueue, batch_size=settings.relay_batch_size,
-                 interval=settings.relay_interval_seconds, max_attempts=settings.job_max_attempts)
+    return Relay(
+        db,
+        enqueue=enqueue,
+        batch_size=settings.relay_batch_size,
+        interval=settings.relay_interval_seconds,
+        max_attempts=settings.job_max_attempts,
+    )

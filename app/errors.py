@@ -17,8 +17,8 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import (
     HTTPException,
-    SerializationException,
     NotAuthorizedException,
+    SerializationException,
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -65,8 +65,9 @@ DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
 
 
 class ProblemIssue(BaseModel):
-    pointer: str = Field(description="JSON pointer into the body (#/a/0/b) or the parameter (query:limit)",
-                         examples=["#/name"])
+    pointer: str = Field(
+        description="JSON pointer into the body (#/a/0/b) or the parameter (query:limit)", examples=["#/name"]
+    )
     detail: str = Field(examples=["Field required"])
     code: str = Field(examples=["missing"])
 
@@ -147,31 +148,31 @@ def handle_validation(request: Request[Any, Any, Any], exc: ValidationException)
     issues = _validation_issues(exc)
     if not issues and detail:
         return problem_response(request, 400, detail=detail)
-    return problem_response(request, 422, detail="The request is invalid; see errors[] for each field.",
-                            errors=issues)
+    return problem_response(request, 422, detail="The request is invalid; see errors[] for each field.", errors=issues)
 
 
 def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status == 400 and isinstance(exc.__cause__, SerializationException):
-        return problem_response(request, 400, code="malformed_json",
-                                detail=f"The request body is not valid JSON: {exc.detail}.")
+        return problem_response(
+            request, 400, code="malformed_json", detail=f"The request body is not valid JSON: {exc.detail}."
+        )
     headers = dict(exc.headers or {})
     if isinstance(exc, NotAuthorizedException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="bnpl"')
     detail = exc.detail if status < 500 else None
     if status == 404 and detail == "Not Found":
         detail = f"No route {request.method} {request.url.path}."
-    return problem_response(request, status, detail=detail, headers=headers or None,
-                            code=getattr(exc, "code", None))
+    return problem_response(request, status, detail=detail, headers=headers or None, code=getattr(exc, "code", None))
 
 
 def handle_domain(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     status = next((s for cls, s in DOMAIN_STATUS if isinstance(exc, cls)), None)
     if status is None:
         return handle_unexpected(request, exc)
-    return problem_response(request, status, code=exc.code, title=exc.title, detail=exc.detail,
-                            errors=exc.issues, extra=exc.extra)
+    return problem_response(
+        request, status, code=exc.code, title=exc.title, detail=exc.detail, errors=exc.issues, extra=exc.extra
+    )
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -184,11 +185,13 @@ def is_unavailable(exc: BaseException) -> bool:
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if is_unavailable(exc):
         log.warning("dependency_unavailable", error=type(exc).__name__, path=request.url.path)
-        return problem_response(request, 503, detail="A backing service is unavailable; retry shortly.",
-                                headers={"Retry-After": "2"})
+        return problem_response(
+            request, 503, detail="A backing service is unavailable; retry shortly.", headers={"Retry-After": "2"}
+        )
     log.exception("unhandled_error", path=request.url.path, method=request.method)
     return problem_response(
-        request, HTTP_500_INTERNAL_SERVER_ERROR,
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
         detail="An unexpected error occurred. Quote the request_id when reporting it.",
     )
 

@@ -24,15 +24,18 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from litestar import Request, Response
-from litestar.params import Parameter
+from litestar.params import HeaderParameter
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import PROBLEM_JSON, handle_domain, problem_response
+from app.logging import get_logger
 from app.uow import Database
 from domain.kit.errors import DomainError, FieldIssue
 from domain.kit.idempotency import ClaimOutcome, IdempotencyRepository, KeyRef
 from domain.kit.tenancy import Principal
+
+log = get_logger(__name__)
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -53,8 +56,14 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 class Idempotency:
-    def __init__(self, request: Request[Any, Any, Any], db: Database, principal: Principal, key: str | None,
-                 stale_after: dt.timedelta) -> None:
+    def __init__(
+        self,
+        request: Request[Any, Any, Any],
+        db: Database,
+        principal: Principal,
+        key: str | None,
+        stale_after: dt.timedelta,
+    ) -> None:
         self.request = request
         self.db = db
         self.principal = principal
@@ -75,7 +84,9 @@ class Idempotency:
 
         if not KEY_PATTERN.match(self.key):
             return problem_response(
-                self.request, 422, code="invalid_idempotency_key",
+                self.request,
+                422,
+                code="invalid_idempotency_key",
                 detail="Idempotency-Key must be 1-255 printable ASCII characters without spaces.",
                 errors=[FieldIssue("header:Idempotency-Key", "1-255 printable ASCII characters", "pattern")],
             )
@@ -90,17 +101,24 @@ class Idempotency:
         if claim.outcome is ClaimOutcome.REPLAY:
             record = claim.record
             assert record is not None and record.response_status is not None
-            return Response(record.response_body or b"", status_code=record.response_status,
-                            media_type=record.response_content_type or "application/json",
-                            headers={REPLAY_HEADER: "true"})
+            return Response(
+                record.response_body or b"",
+                status_code=record.response_status,
+                media_type=record.response_content_type or "application/json",
+                headers={REPLAY_HEADER: "true"},
+            )
         if claim.outcome is ClaimOutcome.MISMATCH:
             return problem_response(
-                self.request, 422, code="idempotency_key_reused",
+                self.request,
+                422,
+                code="idempotency_key_reused",
                 detail="This Idempotency-Key was used with a different request; use a new key for a new request.",
             )
         if claim.outcome is ClaimOutcome.IN_FLIGHT:
             return problem_response(
-                self.request, 409, code="idempotency_key_in_flight",
+                self.request,
+                409,
+                code="idempotency_key_in_flight",
                 detail="A request with this Idempotency-Key is still being processed; retry later.",
                 headers={"Retry-After": "1"},
             )
@@ -119,7 +137,9 @@ class Idempotency:
             if problem.status_code < 500:
                 async with self.db.transaction() as session:
                     await IdempotencyRepository.from_session(session).complete(
-                        ref, status=problem.status_code, content_type=PROBLEM_JSON,
+                        ref,
+                        status=problem.status_code,
+                        content_type=PROBLEM_JSON,
                         body=json.dumps(problem.content, ensure_ascii=False).encode(),
                     )
                 return problem
@@ -133,14 +153,16 @@ class Idempotency:
         try:
             async with self.db.transaction() as session:
                 await IdempotencyRepository.from_session(session).release(ref)
-        except Exception:  # noqa: BLE001 - the database may be the reason we are here; the claim goes stale
-            pass
+        except Exception as exc:  # noqa: BLE001 - the database may be why we are here; the claim goes stale
+            log.warning("idempotency_release_failed", error=type(exc).__name__)
 
 
 IdempotencyKeyHeader = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key", required=False, title="Idempotency key",
+    HeaderParameter(
+        name="Idempotency-Key",
+        required=False,
+        title="Idempotency key",
         description="A unique key (e.g. a UUID) per intended operation. Retrying with the same key returns "
         "the first response and changes nothing; kept 24 hours.",
         examples=[],
@@ -153,7 +175,12 @@ def make_idempotency_provider() -> Callable[..., Idempotency]:
         request: Request[Any, Any, Any], idempotency_key: IdempotencyKeyHeader = None
     ) -> Idempotency:
         state = request.app.state
-        return Idempotency(request, state.db, request.user, idempotency_key,
-                           dt.timedelta(seconds=state.settings.idempotency_stale_after_seconds))
+        return Idempotency(
+            request,
+            state.db,
+            request.user,
+            idempotency_key,
+            dt.timedelta(seconds=state.settings.idempotency_stale_after_seconds),
+        )
 
     return provide_idempotency

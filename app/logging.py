@@ -14,11 +14,34 @@ from typing import Any
 import structlog
 
 # Keys whose values are personal data or secrets. Matched case-insensitively, anywhere in the event.
-PERSONAL_KEYS = frozenset({
-    "name", "name_kana", "kana", "buyer", "consumer", "address", "postal_code", "zip", "phone", "tel", "email",
-    "mail", "ip", "ip_address", "user_agent", "birthday", "authorization", "api_key", "secret", "password",
-    "token", "card", "device_id", "cookie",
-})
+PERSONAL_KEYS = frozenset(
+    {
+        "name",
+        "name_kana",
+        "kana",
+        "buyer",
+        "consumer",
+        "address",
+        "postal_code",
+        "zip",
+        "phone",
+        "tel",
+        "email",
+        "mail",
+        "ip",
+        "ip_address",
+        "user_agent",
+        "birthday",
+        "authorization",
+        "api_key",
+        "secret",
+        "password",
+        "token",
+        "card",
+        "device_id",
+        "cookie",
+    }
+)
 REDACTED = "[redacted]"
 
 
@@ -46,9 +69,7 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
         scrub_personal_data,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -29,9 +29,11 @@ def openapi_config(version: str) -> OpenAPIConfig:
         render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin(path="/swagger"), ScalarRenderPlugin()],
         use_handler_docstrings=True,
         create_examples=False,
-        components=Components(security_schemes={
-            "ApiKey": SecurityScheme(type="http", scheme="bearer", description="An API key: sk_<role>_…"),
-        }),
+        components=Components(
+            security_schemes={
+                "ApiKey": SecurityScheme(type="http", scheme="bearer", description="An API key: sk_<role>_…"),
+            }
+        ),
         security=[{"ApiKey": []}],
         tags=[
             Tag(name="checkout", description="Merchant API"),

@@ -9,6 +9,17 @@ from domain.ledger.models import JournalEntry, LedgerAccount, Posting
 from domain.tenancy.models import ApiKey, Merchant, Operator
 
 __all__ = [
-    "ApiKey", "AuditEvent", "Base", "IdempotencyRecord", "JournalEntry", "Lease", "LedgerAccount", "Merchant",
-    "Operator", "OutboxMessage", "Posting", "ProcessedMessage", "metadata",
+    "ApiKey",
+    "AuditEvent",
+    "Base",
+    "IdempotencyRecord",
+    "JournalEntry",
+    "Lease",
+    "LedgerAccount",
+    "Merchant",
+    "Operator",
+    "OutboxMessage",
+    "Posting",
+    "ProcessedMessage",
+    "metadata",
 ]

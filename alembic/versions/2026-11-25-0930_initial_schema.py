@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 LEDGER_TRIGGERS_UP = """
 CREATE FUNCTION ledger_check_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -99,14 +100,10 @@ def upgrade() -> None:
         sa.Column("response_body", sa.LargeBinary(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("locked_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "tenant_id", "api_key_id", "key", name=op.f("pk_idempotency_keys")
-        ),
+        sa.PrimaryKeyConstraint("tenant_id", "api_key_id", "key", name=op.f("pk_idempotency_keys")),
     )
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_idempotency_keys_created_at"), ["created_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_idempotency_keys_created_at"), ["created_at"], unique=False)
 
     op.create_table(
         "leases",
@@ -157,9 +154,7 @@ def upgrade() -> None:
         sa.Column("message_id", sa.String(length=40), nullable=False),
         sa.Column("actor", sa.String(length=100), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "message_id", "actor", name=op.f("pk_processed_messages")
-        ),
+        sa.PrimaryKeyConstraint("message_id", "actor", name=op.f("pk_processed_messages")),
     )
     op.create_table(
         "audit_events",
@@ -292,9 +287,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("secret_hash", name=op.f("uq_api_keys_secret_hash")),
     )
     with op.batch_alter_table("api_keys", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_api_keys_tenant_id"), ["tenant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_api_keys_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
         "ledger_postings",
@@ -309,9 +302,7 @@ def upgrade() -> None:
             "direction IN ('debit', 'credit')",
             name=op.f("ck_ledger_postings_direction"),
         ),
-        sa.CheckConstraint(
-            "amount > 0", name=op.f("ck_ledger_postings_amount_positive")
-        ),
+        sa.CheckConstraint("amount > 0", name=op.f("ck_ledger_postings_amount_positive")),
         sa.ForeignKeyConstraint(
             ["tenant_id", "account_id", "currency"],
             [
@@ -319,9 +310,7 @@ def upgrade() -> None:
                 "ledger_accounts.id",
                 "ledger_accounts.currency",
             ],
-            name=op.f(
-                "fk_ledger_postings_tenant_id_account_id_currency_ledger_accounts"
-            ),
+            name=op.f("fk_ledger_postings_tenant_id_account_id_currency_ledger_accounts"),
         ),
         sa.ForeignKeyConstraint(
             ["tenant_id", "entry_id"],
@@ -336,12 +325,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_ledger_postings")),
     )
     with op.batch_alter_table("ledger_postings", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_ledger_postings_account", ["tenant_id", "account_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_ledger_postings_entry", ["tenant_id", "entry_id"], unique=False
-        )
+        batch_op.create_index("ix_ledger_postings_account", ["tenant_id", "account_id"], unique=False)
+        batch_op.create_index("ix_ledger_postings_entry", ["tenant_id", "entry_id"], unique=False)
 
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "postgresql":

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from alembic import command
 from alembic.config import Config
 
+from alembic import command
 from app.cli._common import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]

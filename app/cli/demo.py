@@ -30,17 +30,46 @@ def demo() -> None:
             merchant = await service.create_merchant(session, admin, name=DEMO_MERCHANT)
             pepper = settings.secret_key
             issued = [
-                ("platform key:", await service.issue_key(
-                    session, issuer=CLI_ACTOR, role=Role.PLATFORM, name="demo platform", pepper=pepper)),
-                ("operator admin key:", await service.issue_key(
-                    session, issuer=CLI_ACTOR, role=Role.OPERATOR_ADMIN, name="demo admin", pepper=pepper,
-                    tenant_id=operator.id)),
-                ("operator finance key:", await service.issue_key(
-                    session, issuer=CLI_ACTOR, role=Role.OPERATOR_FINANCE, name="demo finance", pepper=pepper,
-                    tenant_id=operator.id)),
-                ("merchant key:", await service.issue_key(
-                    session, issuer=CLI_ACTOR, role=Role.MERCHANT, name="demo checkout", pepper=pepper,
-                    tenant_id=operator.id, merchant_id=merchant.id)),
+                (
+                    "platform key:",
+                    await service.issue_key(
+                        session, issuer=CLI_ACTOR, role=Role.PLATFORM, name="demo platform", pepper=pepper
+                    ),
+                ),
+                (
+                    "operator admin key:",
+                    await service.issue_key(
+                        session,
+                        issuer=CLI_ACTOR,
+                        role=Role.OPERATOR_ADMIN,
+                        name="demo admin",
+                        pepper=pepper,
+                        tenant_id=operator.id,
+                    ),
+                ),
+                (
+                    "operator finance key:",
+                    await service.issue_key(
+                        session,
+                        issuer=CLI_ACTOR,
+                        role=Role.OPERATOR_FINANCE,
+                        name="demo finance",
+                        pepper=pepper,
+                        tenant_id=operator.id,
+                    ),
+                ),
+                (
+                    "merchant key:",
+                    await service.issue_key(
+                        session,
+                        issuer=CLI_ACTOR,
+                        role=Role.MERCHANT,
+                        name="demo checkout",
+                        pepper=pepper,
+                        tenant_id=operator.id,
+                        merchant_id=merchant.id,
+                    ),
+                ),
             ]
         click.echo(f"Demo operator {operator.id} ({DEMO_OPERATOR}) and merchant {merchant.id} ({DEMO_MERCHANT}).")
         click.echo("Keys (shown once, store them now):")

@@ -25,8 +25,13 @@ def list_jobs() -> None:
 
 def _job_command(job: ScheduledJob) -> click.Command:
     @click.command(job.command, help=f"{job.help} (actor {job.actor}, cron '{job.cron}' JST)")
-    @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
-                  help="The business date (JST) to run for, YYYY-MM-DD. Default: today.")
+    @click.option(
+        "--as-of",
+        "as_of",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
+        help="The business date (JST) to run for, YYYY-MM-DD. Default: today.",
+    )
     def run(as_of: dt.datetime | None) -> None:
         settings = load_settings()
 

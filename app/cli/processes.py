@@ -13,8 +13,13 @@ from app.cli._common import load_settings, open_db
 @click.command(help="Serve the HTTP API (and, in embedded mode, run background work and the scheduler in-process).")
 @click.option("--host", default=None, help="Bind address (default BNPL_HOST, 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default BNPL_PORT, 8000).")
-@click.option("--workers", default=1, show_default=True, type=int,
-              help="Uvicorn worker processes (PostgreSQL only; SQLite allows one).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=int,
+    help="Uvicorn worker processes (PostgreSQL only; SQLite allows one).",
+)
 def serve(host: str | None, port: int | None, workers: int) -> None:
     import uvicorn
 
@@ -24,8 +29,17 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
     host = host or settings.host
     port = port or settings.port
     click.echo(f"Serving on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    uvicorn.run("app.asgi:create_app", factory=True, host=host, port=port, workers=workers, log_config=None,
-                access_log=False, server_header=False, proxy_headers=True)
+    uvicorn.run(
+        "app.asgi:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+    )
 
 
 @click.command(help="Run Dramatiq workers that consume background jobs from Redis (production mode).")

@@ -27,9 +27,14 @@ def create_operator(name: str) -> None:
     async def main() -> None:
         async with open_db(settings) as db, db.transaction() as session:
             operator = await service.create_operator(session, name=name)
-            issued = await service.issue_key(session, issuer=CLI_ACTOR, role=Role.OPERATOR_ADMIN,
-                                             name="initial admin key", pepper=settings.secret_key,
-                                             tenant_id=operator.id)
+            issued = await service.issue_key(
+                session,
+                issuer=CLI_ACTOR,
+                role=Role.OPERATOR_ADMIN,
+                name="initial admin key",
+                pepper=settings.secret_key,
+                tenant_id=operator.id,
+            )
         click.echo(f"Operator {operator.id} ({operator.name}) created.")
         secho_secret("operator admin key:", issued.secret)
         click.echo("Store the key now: it is not shown again.")
@@ -87,9 +92,15 @@ def create_key(role: str, operator_id: str | None, merchant_id: str | None, name
 
     async def main() -> None:
         async with open_db(settings) as db, db.transaction() as session:
-            issued = await service.issue_key(session, issuer=CLI_ACTOR, role=Role(role), name=name,
-                                             pepper=settings.secret_key, tenant_id=operator_id,
-                                             merchant_id=merchant_id)
+            issued = await service.issue_key(
+                session,
+                issuer=CLI_ACTOR,
+                role=Role(role),
+                name=name,
+                pepper=settings.secret_key,
+                tenant_id=operator_id,
+                merchant_id=merchant_id,
+            )
         click.echo(f"Key {issued.key.id} ({role}) issued.")
         secho_secret(f"{role} key:", issued.secret)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from app.errors import problem_response
@@ -17,7 +18,7 @@ async def health() -> dict[str, str]:
 
 
 @get("/ready", operation_id="Ready", summary="Readiness: database and broker reachable", tags=["ops"])
-async def ready(request: Request[Any, Any, Any], db: Database) -> Response[Any]:
+async def ready(request: Request[Any, Any, Any], db: NamedDependency[Database]) -> Response[Any]:
     checks: dict[str, str] = {}
     try:
         async with db.sessionmaker() as session:
@@ -29,5 +30,6 @@ async def ready(request: Request[Any, Any, Any], db: Database) -> Response[Any]:
     checks["broker"] = await broker_check()
     if all(v in ("ok", "in-process") for v in checks.values()):
         return Response({"status": "ready", "checks": checks})
-    return problem_response(request, 503, code="not_ready", detail="A dependency is unavailable.",
-                            extra={"checks": checks})
+    return problem_response(
+        request, 503, code="not_ready", detail="A dependency is unavailable.", extra={"checks": checks}
+    )

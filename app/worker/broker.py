@@ -52,8 +52,14 @@ def _make_dramatiq_actor(spec: ActorSpec, broker: dramatiq.Broker) -> Any:
 
     run.__name__ = spec.name.replace(".", "_")
     return dramatiq.actor(
-        run, actor_name=spec.name, queue_name=spec.queue, broker=broker,
-        time_limit=spec.time_limit_ms, max_retries=spec.max_retries, min_backoff=1_000, max_backoff=3_600_000,
+        run,
+        actor_name=spec.name,
+        queue_name=spec.queue,
+        broker=broker,
+        time_limit=spec.time_limit_ms,
+        max_retries=spec.max_retries,
+        min_backoff=1_000,
+        max_backoff=3_600_000,
     )
 
 

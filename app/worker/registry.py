@@ -45,8 +45,9 @@ class ActorSpec:
 REGISTRY: dict[str, ActorSpec] = {}
 
 
-def actor(name: str, *, queue: str = "default", time_limit_ms: int = 60_000,
-          max_retries: int = 20) -> Callable[[ActorFn], ActorFn]:
+def actor(
+    name: str, *, queue: str = "default", time_limit_ms: int = 60_000, max_retries: int = 20
+) -> Callable[[ActorFn], ActorFn]:
     """Register ``async def fn(ctx: JobContext, **payload)`` as the actor ``name`` (``"<capability>.<verb>"``)."""
 
     def register(fn: ActorFn) -> ActorFn:
@@ -67,8 +68,9 @@ async def execute(db: Database, name: str, message_id: str, payload: dict[str, A
     spec = REGISTRY.get(name)
     if spec is None:
         raise TaskError(f"unknown actor {name}")
-    structlog.contextvars.bind_contextvars(actor=name, message_id=message_id,
-                                           source_correlation_id=payload.get("_correlation_id"))
+    structlog.contextvars.bind_contextvars(
+        actor=name, message_id=message_id, source_correlation_id=payload.get("_correlation_id")
+    )
     args = {k: v for k, v in payload.items() if not k.startswith("_")}
     try:
         async with db.transaction() as session:

@@ -29,8 +29,15 @@ Enqueue = Callable[[OutboxMessage], None]
 
 
 class Relay:
-    def __init__(self, db: Database, *, enqueue: Enqueue | None, batch_size: int = 100,
-                 interval: float = 1.0, max_attempts: int = 20) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        enqueue: Enqueue | None,
+        batch_size: int = 100,
+        interval: float = 1.0,
+        max_attempts: int = 20,
+    ) -> None:
         self.db = db
         self.enqueue = enqueue  # None: embedded, run actors in process
         self.batch_size = batch_size
@@ -69,8 +76,10 @@ class Relay:
 
     async def _run_inline(self) -> int:
         async with self.db.transaction() as session:
-            due = [(m.id, m.actor, dict(m.payload)) for m in
-                   await OutboxRepository.from_session(session).lock_due(self.batch_size)]
+            due = [
+                (m.id, m.actor, dict(m.payload))
+                for m in await OutboxRepository.from_session(session).lock_due(self.batch_size)
+            ]
         for message_id, actor_name, payload in due:
             try:
                 await execute(self.db, actor_name, message_id, payload)
@@ -78,7 +87,8 @@ class Relay:
                 log.warning("job_attempt_failed", actor=actor_name, message_id=message_id, error=type(exc).__name__)
                 async with self.db.transaction() as session:
                     dead = await OutboxRepository.from_session(session).mark_retry(
-                        message_id, f"{type(exc).__name__}: {exc}", self.max_attempts)
+                        message_id, f"{type(exc).__name__}: {exc}", self.max_attempts
+                    )
                 JOB_FAILURES.labels(actor=actor_name, final=str(dead).lower()).inc()
                 continue
             async with self.db.transaction() as session:
@@ -124,10 +134,15 @@ def dramatiq_enqueue(broker: Any) -> Enqueue:
 
     def enqueue(message: OutboxMessage) -> None:
         spec = REGISTRY[message.actor]
-        broker.enqueue(dramatiq.Message(
-            queue_name=spec.queue, actor_name=spec.name, args=(),
-            kwargs={"message_id": message.id, "payload": message.payload},
-            options={}, message_id=message.id,
-        ))
+        broker.enqueue(
+            dramatiq.Message(
+                queue_name=spec.queue,
+                actor_name=spec.name,
+                args=(),
+                kwargs={"message_id": message.id, "payload": message.payload},
+                options={},
+                message_id=message.id,
+            )
+        )
 
     return enqueue

@@ -31,10 +31,18 @@ class ScheduledJob:
 
 
 SCHEDULE: tuple[ScheduledJob, ...] = (
-    ScheduledJob("purge-idempotency-keys", "idempotency.purge", "15 * * * *",
-                 "Delete Idempotency-Key records older than 24 hours."),
-    ScheduledJob("purge-outbox", "outbox.purge", "30 3 * * *",
-                 "Delete relayed outbox messages and inbox records older than 7 days."),
+    ScheduledJob(
+        "purge-idempotency-keys",
+        "idempotency.purge",
+        "15 * * * *",
+        "Delete Idempotency-Key records older than 24 hours.",
+    ),
+    ScheduledJob(
+        "purge-outbox",
+        "outbox.purge",
+        "30 3 * * *",
+        "Delete relayed outbox messages and inbox records older than 7 days.",
+    ),
 )
 
 
@@ -62,7 +70,9 @@ async def schedule_due(db: Database, holder: str, lease_ttl: dt.timedelta) -> in
             if now - slot > dt.timedelta(days=1):
                 continue  # a job whose last slot is long past (e.g. weekly) waits for its next one
             message_id = await outbox.enqueue(
-                session, job.actor, {"as_of": slot.date().isoformat()},
+                session,
+                job.actor,
+                {"as_of": slot.date().isoformat()},
                 dedupe_key=f"cron:{job.actor}:{slot.isoformat()}",
             )
             enqueued += message_id is not None

@@ -27,13 +27,25 @@ class AuditEvent(TenantOwned, Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(default=clock.utc_now)
 
 
-def record(session: AsyncSession, *, tenant_id: str, actor: Principal | str, action: str,
-           resource_type: str, resource_id: str, data: dict[str, Any] | None = None) -> AuditEvent:
+def record(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    actor: Principal | str,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
     """Add an audit event to the session. ``data`` must not contain personal data."""
     event = AuditEvent(
-        tenant_id=tenant_id, id=new_id("aud"),
+        tenant_id=tenant_id,
+        id=new_id("aud"),
         actor=actor.api_key_id if isinstance(actor, Principal) else actor,
-        action=action, resource_type=resource_type, resource_id=resource_id, data=data or {},
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        data=data or {},
         occurred_at=clock.utc_now(),
     )
     session.add(event)

@@ -24,8 +24,14 @@ class DomainError(Exception):
     code: str = "domain_error"
     title: str = "The request could not be completed"
 
-    def __init__(self, detail: str, *, code: str | None = None, issues: list[FieldIssue] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        issues: list[FieldIssue] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         if code is not None:

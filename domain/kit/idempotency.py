@@ -43,10 +43,10 @@ class IdempotencyRecord(Base):
 
 
 class ClaimOutcome(enum.Enum):
-    CLAIMED = "claimed"        # run the request
-    REPLAY = "replay"          # return the stored response
-    IN_FLIGHT = "in_flight"    # a duplicate is running now: 409
-    MISMATCH = "mismatch"      # the key was used for another request: 422
+    CLAIMED = "claimed"  # run the request
+    REPLAY = "replay"  # return the stored response
+    IN_FLIGHT = "in_flight"  # a duplicate is running now: 409
+    MISMATCH = "mismatch"  # the key was used for another request: 422
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +77,23 @@ class IdempotencyRepository:
     def from_session(cls, session: AsyncSession) -> IdempotencyRepository:
         return cls(session)
 
-    async def claim(self, ref: KeyRef, *, method: str, path: str, request_hash: str,
-                    stale_after: dt.timedelta) -> Claim:
+    async def claim(
+        self, ref: KeyRef, *, method: str, path: str, request_hash: str, stale_after: dt.timedelta
+    ) -> Claim:
         now = clock.utc_now()
         inserted = await self.session.execute(
             insert_ignore(
-                self.session, IdempotencyRecord, tenant_id=ref.tenant_id, api_key_id=ref.api_key_id, key=ref.key,
-                request_method=method, request_path=path, request_hash=request_hash, state="in_flight",
-                created_at=now, locked_at=now,
+                self.session,
+                IdempotencyRecord,
+                tenant_id=ref.tenant_id,
+                api_key_id=ref.api_key_id,
+                key=ref.key,
+                request_method=method,
+                request_path=path,
+                request_hash=request_hash,
+                state="in_flight",
+                created_at=now,
+                locked_at=now,
             ).returning(IdempotencyRecord.key)
         )
         if inserted.scalar_one_or_none() is not None:
@@ -99,8 +108,11 @@ class IdempotencyRepository:
             # business transaction), so it is safe to run again. Compare-and-set so only one taker wins.
             taken = await self.session.execute(
                 update(IdempotencyRecord)
-                .where(*ref.where(), IdempotencyRecord.state == "in_flight",
-                       IdempotencyRecord.locked_at == record.locked_at)
+                .where(
+                    *ref.where(),
+                    IdempotencyRecord.state == "in_flight",
+                    IdempotencyRecord.locked_at == record.locked_at,
+                )
                 .values(locked_at=now)
             )
             if taken.rowcount == 1:  # type: ignore[attr-defined]
@@ -109,9 +121,9 @@ class IdempotencyRepository:
 
     async def complete(self, ref: KeyRef, *, status: int, content_type: str, body: bytes) -> None:
         await self.session.execute(
-            update(IdempotencyRecord).where(*ref.where()).values(
-                state="completed", response_status=status, response_content_type=content_type, response_body=body
-            )
+            update(IdempotencyRecord)
+            .where(*ref.where())
+            .values(state="completed", response_status=status, response_content_type=content_type, response_body=body)
         )
 
     async def release(self, ref: KeyRef) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.kit import clock
-from domain.kit.db import ID_LENGTH, Base, UTCDateTime
+from domain.kit.db import ID_LENGTH, Base
 from domain.kit.dialect import for_update, insert_ignore
 from domain.kit.ids import new_id
 
@@ -29,9 +29,12 @@ class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (
         # Only pending rows are ever scanned by the relay; relayed ones wait for the purge.
-        Index("ix_outbox_messages_pending", "available_at",
-              postgresql_where=text("relayed_at IS NULL AND failed_at IS NULL"),
-              sqlite_where=text("relayed_at IS NULL AND failed_at IS NULL")),
+        Index(
+            "ix_outbox_messages_pending",
+            "available_at",
+            postgresql_where=text("relayed_at IS NULL AND failed_at IS NULL"),
+            sqlite_where=text("relayed_at IS NULL AND failed_at IS NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
@@ -74,12 +77,16 @@ async def enqueue(
     now = clock.utc_now()
     message_id = new_id("msg")
     values = dict(
-        id=message_id, tenant_id=tenant_id, actor=actor, payload=payload, dedupe_key=dedupe_key,
-        created_at=now, available_at=now + (delay or dt.timedelta(0)), attempts=0,
+        id=message_id,
+        tenant_id=tenant_id,
+        actor=actor,
+        payload=payload,
+        dedupe_key=dedupe_key,
+        created_at=now,
+        available_at=now + (delay or dt.timedelta(0)),
+        attempts=0,
     )
-    result = await session.execute(
-        insert_ignore(session, OutboxMessage, **values).returning(OutboxMessage.id)
-    )
+    result = await session.execute(insert_ignore(session, OutboxMessage, **values).returning(OutboxMessage.id))
     inserted = result.scalar_one_or_none()
     if inserted is not None:
         session.info[KICK_FLAG] = True
@@ -89,8 +96,9 @@ async def enqueue(
 async def claim_message(session: AsyncSession, message_id: str, actor: str) -> bool:
     """Record that ``actor`` handles ``message_id`` in this transaction; ``False`` if it already did."""
     result = await session.execute(
-        insert_ignore(session, ProcessedMessage, message_id=message_id, actor=actor, processed_at=clock.utc_now())
-        .returning(ProcessedMessage.message_id)
+        insert_ignore(
+            session, ProcessedMessage, message_id=message_id, actor=actor, processed_at=clock.utc_now()
+        ).returning(ProcessedMessage.message_id)
     )
     return result.scalar_one_or_none() is not None
 
@@ -110,17 +118,21 @@ class OutboxRepository:
         now = clock.utc_now()
         stmt = (
             select(OutboxMessage)
-            .where(OutboxMessage.relayed_at.is_(None), OutboxMessage.failed_at.is_(None),
-                   OutboxMessage.available_at <= now)
+            .where(
+                OutboxMessage.relayed_at.is_(None), OutboxMessage.failed_at.is_(None), OutboxMessage.available_at <= now
+            )
             .order_by(OutboxMessage.available_at, OutboxMessage.id)
             .limit(limit)
         )
         return list((await self.session.scalars(for_update(self.session, stmt, skip_locked=True))).all())
 
     async def oldest_pending_at(self) -> dt.datetime | None:
-        stmt = select(OutboxMessage.created_at).where(
-            OutboxMessage.relayed_at.is_(None), OutboxMessage.failed_at.is_(None)
-        ).order_by(OutboxMessage.created_at).limit(1)
+        stmt = (
+            select(OutboxMessage.created_at)
+            .where(OutboxMessage.relayed_at.is_(None), OutboxMessage.failed_at.is_(None))
+            .order_by(OutboxMessage.created_at)
+            .limit(1)
+        )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
     async def mark_relayed(self, message_id: str) -> None:
@@ -139,15 +151,11 @@ class OutboxRepository:
         if msg.attempts >= max_attempts:
             msg.failed_at = now
             return True
-        msg.available_at = now + dt.timedelta(seconds=min(2 ** msg.attempts, 3600))
+        msg.available_at = now + dt.timedelta(seconds=min(2**msg.attempts, 3600))
         return False
 
     async def purge(self, relayed_before: dt.datetime) -> int:
         """Delete messages relayed before the cutoff, and inbox rows processed before it."""
-        r1 = await self.session.execute(
-            delete(OutboxMessage).where(OutboxMessage.relayed_at < relayed_before)
-        )
-        r2 = await self.session.execute(
-            delete(ProcessedMessage).where(ProcessedMessage.processed_at < relayed_before)
-        )
+        r1 = await self.session.execute(delete(OutboxMessage).where(OutboxMessage.relayed_at < relayed_before))
+        r2 = await self.session.execute(delete(ProcessedMessage).where(ProcessedMessage.processed_at < relayed_before))
         return int(r1.rowcount or 0) + int(r2.rowcount or 0)  # type: ignore[attr-defined]

@@ -4,6 +4,14 @@ from domain.ledger.models import JournalEntry, LedgerAccount, Posting
 from domain.ledger.service import Direction, Line, PostedEntry, credit, debit, post_entry, reverse_entry
 
 __all__ = [
-    "Direction", "JournalEntry", "LedgerAccount", "Line", "PostedEntry", "Posting", "credit", "debit",
-    "post_entry", "reverse_entry",
+    "Direction",
+    "JournalEntry",
+    "LedgerAccount",
+    "Line",
+    "PostedEntry",
+    "Posting",
+    "credit",
+    "debit",
+    "post_entry",
+    "reverse_entry",
 ]

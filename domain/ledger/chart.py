@@ -35,7 +35,7 @@ class AccountSpec:
         return self.type.debit_normal != self.contra
 
 
-A, L, I, E = AccountType.ASSET, AccountType.LIABILITY, AccountType.INCOME, AccountType.EXPENSE
+A, L, INC, E = AccountType.ASSET, AccountType.LIABILITY, AccountType.INCOME, AccountType.EXPENSE
 
 CHART: tuple[AccountSpec, ...] = (
     AccountSpec("1110", "bank", "普通預金 (collection account)", A),
@@ -49,10 +49,10 @@ CHART: tuple[AccountSpec, ...] = (
     AccountSpec("2120", "consumer_overpayments", "預り金・過入金 (consumer overpayments)", L),
     AccountSpec("2130", "suspense", "仮受金 (suspense)", L),
     AccountSpec("2140", "output_consumption_tax", "仮受消費税 (output consumption tax)", L),
-    AccountSpec("4110", "merchant_fee_revenue", "加盟店手数料収益 (merchant fee revenue)", I),
-    AccountSpec("4120", "late_damage_income", "遅延損害金収入 (late damage income)", I),
-    AccountSpec("4130", "reissue_fee_income", "再発行手数料等 (reissue and other consumer fees)", I),
-    AccountSpec("4190", "recoveries", "償却債権取立益 (recoveries)", I),
+    AccountSpec("4110", "merchant_fee_revenue", "加盟店手数料収益 (merchant fee revenue)", INC),
+    AccountSpec("4120", "late_damage_income", "遅延損害金収入 (late damage income)", INC),
+    AccountSpec("4130", "reissue_fee_income", "再発行手数料等 (reissue and other consumer fees)", INC),
+    AccountSpec("4190", "recoveries", "償却債権取立益 (recoveries)", INC),
     AccountSpec("5110", "bad_debt_expense", "貸倒損失 (bad-debt expense)", E),
     AccountSpec("5120", "fees_paid", "支払手数料 (bank and agent fees)", E),
 )

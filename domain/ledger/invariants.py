@@ -26,7 +26,7 @@ def check_postings(entry_id: str, postings: list[tuple[str, str, int]]) -> None:
     """Raise :class:`UnbalancedEntry` unless the postings form a valid entry."""
     if len(postings) < 2:
         raise UnbalancedEntry(f"journal entry {entry_id} needs at least two postings")
-    for currency, direction, amount in postings:
+    for _currency, direction, amount in postings:
         if type(amount) is not int or amount <= 0:
             raise UnbalancedEntry(f"journal entry {entry_id}: posting amounts must be positive integers")
         if direction not in ("debit", "credit"):

@@ -47,10 +47,20 @@ class LedgerRepository:
         for key in missing:
             spec = BY_KEY[key]
             # ON CONFLICT DO NOTHING: two first postings in parallel both "create" the account safely.
-            await self.session.execute(insert_ignore(
-                self.session, LedgerAccount, tenant_id=tenant_id, id=new_id("acc"), code=spec.code, key=key,
-                name=spec.name, type=spec.type.value, debit_normal=spec.debit_normal, currency=currency,
-            ))
+            await self.session.execute(
+                insert_ignore(
+                    self.session,
+                    LedgerAccount,
+                    tenant_id=tenant_id,
+                    id=new_id("acc"),
+                    code=spec.code,
+                    key=key,
+                    name=spec.name,
+                    type=spec.type.value,
+                    debit_normal=spec.debit_normal,
+                    currency=currency,
+                )
+            )
         if missing:
             found = {a.key: a for a in (await self.session.scalars(stmt)).all()}
         return found
@@ -82,7 +92,9 @@ class LedgerRepository:
         stmt = (
             select(LedgerAccount, debits, credits)
             .join(sub, (sub.c.tenant_id == LedgerAccount.tenant_id) & (sub.c.id == LedgerAccount.id))
-            .outerjoin(Posting, (Posting.tenant_id == LedgerAccount.tenant_id) & (Posting.account_id == LedgerAccount.id))
+            .outerjoin(
+                Posting, (Posting.tenant_id == LedgerAccount.tenant_id) & (Posting.account_id == LedgerAccount.id)
+            )
             .group_by(LedgerAccount.tenant_id, LedgerAccount.id)
             .order_by(LedgerAccount.currency, LedgerAccount.code)
         )
@@ -90,9 +102,11 @@ class LedgerRepository:
 
     async def unbalanced_entries(self, tenant_id: str | None = None) -> list[tuple[str, str, int]]:
         """(entry id, currency, net) of every entry that does not sum to zero: always empty in a sound ledger."""
-        stmt = select(Posting.entry_id, Posting.currency, func.sum(_signed)).group_by(
-            Posting.tenant_id, Posting.entry_id, Posting.currency
-        ).having(func.sum(_signed) != 0)
+        stmt = (
+            select(Posting.entry_id, Posting.currency, func.sum(_signed))
+            .group_by(Posting.tenant_id, Posting.entry_id, Posting.currency)
+            .having(func.sum(_signed) != 0)
+        )
         if tenant_id is not None:
             stmt = stmt.where(Posting.tenant_id == tenant_id)
         return [(e, c, int(n)) for e, c, n in (await self.session.execute(stmt)).all()]

@@ -97,14 +97,25 @@ async def post_entry(
             accounts[(key, currency)] = account.id
 
     entry = JournalEntry(
-        tenant_id=tenant_id, id=entry_id, kind=kind, memo=memo,
-        effective_date=effective_date or clock.jst_today(), source_ref=source_ref, reverses_id=reverses_id,
+        tenant_id=tenant_id,
+        id=entry_id,
+        kind=kind,
+        memo=memo,
+        effective_date=effective_date or clock.jst_today(),
+        source_ref=source_ref,
+        reverses_id=reverses_id,
         posted_at=clock.utc_now(),
     )
     postings = [
-        Posting(tenant_id=tenant_id, id=new_id("pst"), entry_id=entry_id,
-                account_id=accounts[(ln.account, ln.money.currency)], currency=ln.money.currency,
-                direction=ln.direction.value, amount=ln.money.amount)
+        Posting(
+            tenant_id=tenant_id,
+            id=new_id("pst"),
+            entry_id=entry_id,
+            account_id=accounts[(ln.account, ln.money.currency)],
+            currency=ln.money.currency,
+            direction=ln.direction.value,
+            amount=ln.money.amount,
+        )
         for ln in lines
     ]
     session.add(entry)
@@ -113,8 +124,9 @@ async def post_entry(
     return PostedEntry(entry, postings, created=True)
 
 
-async def reverse_entry(session: AsyncSession, principal: Principal, entry_id: str, *, reason: str,
-                        effective_date: dt.date | None = None) -> PostedEntry:
+async def reverse_entry(
+    session: AsyncSession, principal: Principal, entry_id: str, *, reason: str, effective_date: dt.date | None = None
+) -> PostedEntry:
     """Post the mirror image of an entry (the only way to correct the ledger). At most once per entry."""
     tenant_id = principal.require_tenant()
     repo = LedgerRepository.from_session(session)
@@ -128,13 +140,21 @@ async def reverse_entry(session: AsyncSession, principal: Principal, entry_id: s
         Line(accounts[p.account_id], Direction(p.direction).opposite(), Money(p.amount, p.currency))
         for p in await repo.postings_of(tenant_id, entry_id)
     ]
-    return await post_entry(session, tenant_id, kind=f"{entry.kind}.reversal", lines=lines,
-                            effective_date=effective_date, memo=reason, reverses_id=entry_id,
-                            source_ref=f"reversal:{entry_id}")
+    return await post_entry(
+        session,
+        tenant_id,
+        kind=f"{entry.kind}.reversal",
+        lines=lines,
+        effective_date=effective_date,
+        memo=reason,
+        reverses_id=entry_id,
+        source_ref=f"reversal:{entry_id}",
+    )
 
 
-async def account_balances(session: AsyncSession, principal: Principal,
-                           currency: str | None = None) -> list[AccountBalance]:
+async def account_balances(
+    session: AsyncSession, principal: Principal, currency: str | None = None
+) -> list[AccountBalance]:
     return await LedgerRepository.from_session(session).balances(principal, currency)
 
 

@@ -64,5 +64,3 @@ class ApiKey(Timestamped, Base):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
-
-

@@ -61,11 +61,16 @@ async def list_operators(session: AsyncSession, page: PageRequest) -> Page[Opera
 
 async def create_merchant(session: AsyncSession, principal: Principal, *, name: str) -> Merchant:
     tenant_id = principal.require_tenant()
-    merchant = Merchant(tenant_id=tenant_id, id=new_id("mch"), name=name, status="active",
-                        created_at=clock.utc_now())
+    merchant = Merchant(tenant_id=tenant_id, id=new_id("mch"), name=name, status="active", created_at=clock.utc_now())
     session.add(merchant)
-    audit.record(session, tenant_id=tenant_id, actor=principal, action="merchant.created",
-                 resource_type="merchant", resource_id=merchant.id)
+    audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=principal,
+        action="merchant.created",
+        resource_type="merchant",
+        resource_id=merchant.id,
+    )
     await session.flush()
     return merchant
 
@@ -121,14 +126,27 @@ async def issue_key(
 
     secret = KEY_PREFIXES[role] + secrets.token_urlsafe(32)
     key = ApiKey(
-        id=new_id("key"), tenant_id=tenant_id, merchant_id=merchant_id, role=role.value, name=name,
-        display_prefix=secret[: len(KEY_PREFIXES[role]) + 4], secret_hash=hash_secret(secret, pepper),
-        created_by=issuer.api_key_id if isinstance(issuer, Principal) else issuer, created_at=clock.utc_now(),
+        id=new_id("key"),
+        tenant_id=tenant_id,
+        merchant_id=merchant_id,
+        role=role.value,
+        name=name,
+        display_prefix=secret[: len(KEY_PREFIXES[role]) + 4],
+        secret_hash=hash_secret(secret, pepper),
+        created_by=issuer.api_key_id if isinstance(issuer, Principal) else issuer,
+        created_at=clock.utc_now(),
     )
     session.add(key)
     if tenant_id is not None:
-        audit.record(session, tenant_id=tenant_id, actor=issuer, action="api_key.issued", resource_type="api_key",
-                     resource_id=key.id, data={"role": role.value, "merchant_id": merchant_id})
+        audit.record(
+            session,
+            tenant_id=tenant_id,
+            actor=issuer,
+            action="api_key.issued",
+            resource_type="api_key",
+            resource_id=key.id,
+            data={"role": role.value, "merchant_id": merchant_id},
+        )
     await session.flush()
     return IssuedKey(key=key, secret=secret)
 
@@ -150,8 +168,14 @@ async def revoke_key(session: AsyncSession, principal: Principal, key_id: str) -
         raise ApiKeyAlreadyRevoked(f"API key {key_id} was revoked at {key.revoked_at.isoformat()}")
     key.revoked_at = clock.utc_now()
     if key.tenant_id is not None:
-        audit.record(session, tenant_id=key.tenant_id, actor=principal, action="api_key.revoked",
-                     resource_type="api_key", resource_id=key.id)
+        audit.record(
+            session,
+            tenant_id=key.tenant_id,
+            actor=principal,
+            action="api_key.revoked",
+            resource_type="api_key",
+            resource_id=key.id,
+        )
     await session.flush()
     return key
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import Parameter, QueryParameter
 
 from app.auth import require_roles
 from app.http.responses import LIST, READ
@@ -15,8 +16,9 @@ from domain.kit.tenancy import Principal, Role
 from domain.ledger import service
 
 EntryId = Annotated[str, Parameter(title="Journal entry id", description="A journal entry's id (jnl_…).")]
-Currency = Annotated[str | None, Parameter(title="Currency", description="ISO 4217 code, e.g. JPY.",
-                                           query="currency", pattern=r"^[A-Z]{3}$")]
+Currency = Annotated[
+    str | None, QueryParameter(title="Currency", description="ISO 4217 code, e.g. JPY.", pattern=r"^[A-Z]{3}$")
+]
 
 
 class LedgerController(Controller):
@@ -24,20 +26,33 @@ class LedgerController(Controller):
     tags = ["admin", "billing"]
     guards = [require_roles(Role.OPERATOR_ADMIN, Role.OPERATOR_FINANCE)]
 
-    @get("/accounts", operation_id="ListLedgerAccounts", summary="Accounts with balances derived from postings",
-         responses=LIST)
-    async def list_accounts(self, db: Database, principal: Principal, currency: Currency = None) -> LedgerAccountsOut:
+    @get(
+        "/accounts",
+        operation_id="ListLedgerAccounts",
+        summary="Accounts with balances derived from postings",
+        responses=LIST,
+    )
+    async def list_accounts(
+        self, db: NamedDependency[Database], principal: NamedDependency[Principal], currency: Currency = None
+    ) -> LedgerAccountsOut:
         async with db.transaction() as session:
             balances = await service.account_balances(session, principal, currency)
         totals: dict[str, int] = {}
         for b in balances:
             totals[b.account.currency] = totals.get(b.account.currency, 0) + b.debits - b.credits
-        return LedgerAccountsOut(data=[AccountBalanceOut.of(b) for b in balances],
-                                 balanced=all(v == 0 for v in totals.values()))
+        return LedgerAccountsOut(
+            data=[AccountBalanceOut.of(b) for b in balances], balanced=all(v == 0 for v in totals.values())
+        )
 
-    @get("/entries/{entry_id:str}", operation_id="GetJournalEntry", summary="A journal entry with its postings",
-         responses=READ)
-    async def get_entry(self, db: Database, principal: Principal, entry_id: EntryId) -> JournalEntryOut:
+    @get(
+        "/entries/{entry_id:str}",
+        operation_id="GetJournalEntry",
+        summary="A journal entry with its postings",
+        responses=READ,
+    )
+    async def get_entry(
+        self, db: NamedDependency[Database], principal: NamedDependency[Principal], entry_id: EntryId
+    ) -> JournalEntryOut:
         async with db.transaction() as session:
             entry, postings = await service.get_entry(session, principal, entry_id)
         return JournalEntryOut.of(entry, postings)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
@@ -26,23 +27,35 @@ class MerchantController(Controller):
     guards = [require_roles(Role.OPERATOR_ADMIN)]
 
     @post(operation_id="CreateMerchant", summary="Create a merchant", responses=WRITE, status_code=201)
-    async def create_merchant(self, data: MerchantCreate, principal: Principal,
-                              idempotency: Idempotency) -> Response[MerchantOut]:
+    async def create_merchant(
+        self,
+        data: JSONBody[MerchantCreate],
+        principal: NamedDependency[Principal],
+        idempotency: NamedDependency[Idempotency],
+    ) -> Response[MerchantOut]:
         async def op(session: AsyncSession) -> MerchantOut:
             return MerchantOut.of(await service.create_merchant(session, principal, name=data.name))
 
         return await idempotency.run(op, status_code=201)
 
     @get(operation_id="ListMerchants", summary="List merchants, newest first", responses=LIST)
-    async def list_merchants(self, db: Database, principal: Principal, limit: Limit = 20,
-                             starting_after: StartingAfter = None, created_gte: CreatedGte = None,
-                             created_lt: CreatedLt = None) -> ListOf[MerchantOut]:
+    async def list_merchants(
+        self,
+        db: NamedDependency[Database],
+        principal: NamedDependency[Principal],
+        limit: Limit = 20,
+        starting_after: StartingAfter = None,
+        created_gte: CreatedGte = None,
+        created_lt: CreatedLt = None,
+    ) -> ListOf[MerchantOut]:
         page_req = page_request(limit, starting_after, created_gte, created_lt)
         async with db.transaction() as session:
             page = await service.list_merchants(session, principal, page_req)
         return ListOf[MerchantOut](data=[MerchantOut.of(m) for m in page.items], has_more=page.has_more)
 
     @get("/{merchant_id:str}", operation_id="GetMerchant", summary="Get a merchant", responses=READ)
-    async def get_merchant(self, db: Database, principal: Principal, merchant_id: MerchantId) -> MerchantOut:
+    async def get_merchant(
+        self, db: NamedDependency[Database], principal: NamedDependency[Principal], merchant_id: MerchantId
+    ) -> MerchantOut:
         async with db.transaction() as session:
             return MerchantOut.of(await service.get_merchant(session, principal, merchant_id))

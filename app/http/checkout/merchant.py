@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import get
+from litestar.di import NamedDependency
 
 from app.auth import require_roles
 from app.http.responses import READ
@@ -12,9 +13,15 @@ from domain.kit.tenancy import Principal, Role
 from domain.tenancy import service
 
 
-@get("/merchant", operation_id="GetOwnMerchant", summary="The merchant this key acts for", responses=READ,
-     tags=["checkout"], guards=[require_roles(Role.MERCHANT)])
-async def get_own_merchant(db: Database, principal: Principal) -> MerchantOut:
+@get(
+    "/merchant",
+    operation_id="GetOwnMerchant",
+    summary="The merchant this key acts for",
+    responses=READ,
+    tags=["checkout"],
+    guards=[require_roles(Role.MERCHANT)],
+)
+async def get_own_merchant(db: NamedDependency[Database], principal: NamedDependency[Principal]) -> MerchantOut:
     assert principal.merchant_id is not None
     async with db.transaction() as session:
         return MerchantOut.of(await service.get_merchant(session, principal, principal.merchant_id))

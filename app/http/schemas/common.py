@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Generic, Literal, TypeVar
 
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.kit.errors import FieldIssue, InvalidInput
@@ -32,25 +32,27 @@ class ListOf(ReadModel, Generic[T]):
 
 Limit = Annotated[
     int,
-    Parameter(title="Page size", description=f"Items per page, 1-{MAX_LIMIT}.", ge=1, le=MAX_LIMIT, query="limit"),
+    QueryParameter(title="Page size", description=f"Items per page, 1-{MAX_LIMIT}.", ge=1, le=MAX_LIMIT),
 ]
 StartingAfter = Annotated[
     str | None,
-    Parameter(title="Cursor", description="Return items after this id (the last id of the previous page).",
-              query="starting_after", max_length=64),
+    QueryParameter(
+        title="Cursor", description="Return items after this id (the last id of the previous page).", max_length=64
+    ),
 ]
 CreatedGte = Annotated[
     dt.datetime | None,
-    Parameter(title="Created at or after", description="RFC 3339 timestamp.", query="created_gte"),
+    QueryParameter(title="Created at or after", description="RFC 3339 timestamp."),
 ]
 CreatedLt = Annotated[
     dt.datetime | None,
-    Parameter(title="Created before", description="RFC 3339 timestamp.", query="created_lt"),
+    QueryParameter(title="Created before", description="RFC 3339 timestamp."),
 ]
 
 
-def page_request(limit: int, starting_after: str | None, created_gte: dt.datetime | None,
-                 created_lt: dt.datetime | None) -> PageRequest:
+def page_request(
+    limit: int, starting_after: str | None, created_gte: dt.datetime | None, created_lt: dt.datetime | None
+) -> PageRequest:
     issues = [
         FieldIssue(f"query:{name}", "the timestamp needs a UTC offset (e.g. 2026-11-25T00:00:00+09:00)", "naive")
         for name, value in (("created_gte", created_gte), ("created_lt", created_lt))

@@ -27,8 +27,17 @@ class AccountBalanceOut(ReadModel):
     @classmethod
     def of(cls, b: AccountBalance) -> AccountBalanceOut:
         a = b.account
-        return cls(id=a.id, code=a.code, key=a.key, name=a.name, type=a.type,  # type: ignore[arg-type]
-                   currency=a.currency, debits=b.debits, credits=b.credits, balance=b.balance)
+        return cls(
+            id=a.id,
+            code=a.code,
+            key=a.key,
+            name=a.name,
+            type=a.type,  # type: ignore[arg-type]
+            currency=a.currency,
+            debits=b.debits,
+            credits=b.credits,
+            balance=b.balance,
+        )
 
 
 class LedgerAccountsOut(ReadModel):
@@ -62,6 +71,13 @@ class JournalEntryOut(ReadModel):
 
     @classmethod
     def of(cls, entry: JournalEntry, postings: list[Posting]) -> JournalEntryOut:
-        return cls(id=entry.id, kind=entry.kind, memo=entry.memo, effective_date=entry.effective_date,
-                   source_ref=entry.source_ref, reverses_id=entry.reverses_id, posted_at=entry.posted_at,
-                   postings=[PostingOut.of(p) for p in postings])
+        return cls(
+            id=entry.id,
+            kind=entry.kind,
+            memo=entry.memo,
+            effective_date=entry.effective_date,
+            source_ref=entry.source_ref,
+            reverses_id=entry.reverses_id,
+            posted_at=entry.posted_at,
+            postings=[PostingOut.of(p) for p in postings],
+        )

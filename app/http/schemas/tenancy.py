@@ -48,8 +48,9 @@ class ApiKeyCreate(WriteModel):
         description="operator_admin: the admin API; operator_finance: exports and ledger; merchant: checkout API."
     )
     name: Name = Field(description="A label to recognise the key by.", examples=["checkout server"])
-    merchant_id: str | None = Field(default=None, max_length=40,
-                                    description="Required for merchant keys: the merchant the key acts for.")
+    merchant_id: str | None = Field(
+        default=None, max_length=40, description="Required for merchant keys: the merchant the key acts for."
+    )
 
 
 class ApiKeyOut(ReadModel):
@@ -57,8 +58,9 @@ class ApiKeyOut(ReadModel):
     id: str = Field(examples=["key_01JD3Q5V6X7Y8Z9A0B1C2D3E4F"])
     name: str
     role: Literal["platform", "operator_admin", "operator_finance", "merchant"]
-    display_prefix: str = Field(description="The first characters of the secret, to recognise it.",
-                                examples=["sk_mch_Xy3f"])
+    display_prefix: str = Field(
+        description="The first characters of the secret, to recognise it.", examples=["sk_mch_Xy3f"]
+    )
     operator_id: str | None = Field(default=None, validation_alias="tenant_id")
     merchant_id: str | None
     created_at: dt.datetime
@@ -70,8 +72,9 @@ class ApiKeyOut(ReadModel):
 
 
 class IssuedApiKeyOut(ApiKeyOut):
-    secret: str = Field(description="The key itself. Shown once: store it now, it cannot be retrieved later.",
-                        examples=["sk_mch_3q2…"])
+    secret: str = Field(
+        description="The key itself. Shown once: store it now, it cannot be retrieved later.", examples=["sk_mch_3q2…"]
+    )
 
 
 class OperatorCreated(ReadModel):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from app.logging import get_logger
 from app.worker.registry import JobContext, actor, parse_as_of
 from domain.kit import clock
 from domain.kit.idempotency import RETENTION, IdempotencyRepository
 from domain.kit.outbox import OutboxRepository
-from app.logging import get_logger
 
 log = get_logger(__name__)
 

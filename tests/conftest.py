@@ -16,7 +16,8 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 TIER = os.environ.get("BNPL_TEST_DB", "postgres")
 PG_ADMIN_URL = os.environ.get("BNPL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BNPL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TEST_DB_NAME = f"bnpl_test_{WORKER}"
+# The pid keeps concurrent pytest runs on one machine (a developer's and a helper's) from sharing a database.
+TEST_DB_NAME = f"bnpl_test_{WORKER}_{os.getpid()}"
 if TIER == "sqlite":
     TEST_DB_URL = f"sqlite+aiosqlite:///./var/test/{TEST_DB_NAME}.db"
 else:
@@ -28,7 +29,7 @@ os.environ.update(
         "BNPL_DATABASE_URL": TEST_DB_URL,
         "BNPL_SECRET_KEY": "test-secret-key-0123456789-abcdefghijklmnop",
         "BNPL_LOG_LEVEL": "WARNING",
-        "BNPL_BROKER_NAMESPACE": f"bnpl-test-{WORKER}",
+        "BNPL_BROKER_NAMESPACE": f"bnpl-test-{WORKER}-{os.getpid()}",
     }
 )
 os.environ.pop("BNPL_REDIS_URL", None)

@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from litestar import Litestar, Request, Router, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar.config.app import AppConfig
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins import InitPluginProtocol
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.response import Redirect
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.auth import PUBLIC_PATHS, ApiKeyAuthenticationMiddleware, require_roles
 from app.db import create_engine, create_sessionmaker
@@ -42,6 +43,12 @@ try:
     VERSION = version("bnpl")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     VERSION = "0.0.0"
+
+
+@get("/metrics", include_in_schema=False, sync_to_thread=False)
+def metrics() -> Response[bytes]:
+    """Prometheus exposition (litestar's request histogram plus ``app/metrics.py``)."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 @get("/docs", include_in_schema=False)
@@ -71,7 +78,7 @@ class ApplicationCore(InitPluginProtocol):
                 health,
                 ready,
                 docs_redirect,
-                PrometheusController,
+                metrics,
                 Router("/platform/v1", route_handlers=[OperatorController], guards=[require_roles(Role.PLATFORM)]),
                 Router(
                     "/admin/v1",

@@ -121,7 +121,8 @@ def problem_response(
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _pointer(key: str | None, source: str | None) -> str:
+def _pointer(key: str | None, source: Any) -> str:
+    source = getattr(source, "value", source)  # Litestar passes a ParamType enum for parameters
     if not key:
         return "#"
     if source in (None, "body"):

@@ -1,0 +1,115 @@
+"""No key of one operator can read or change another's data: every route with an id answers 404 across tenants.
+
+The route walk covers every endpoint that exists, so a new endpoint with a new path parameter fails here until it
+is given a resource of tenant A to probe.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from litestar.routes import HTTPRoute
+
+from domain.kit.money import Money
+from domain.kit.pagination import PageRequest
+from domain.kit.tenancy import Role
+from domain.ledger import credit, debit, post_entry
+from domain.tenancy import service
+from tests.fixtures.factories import bearer
+
+PARAM = re.compile(r"{(\w+):\w+}")
+# Platform keys are above tenants by design (they manage operators); their routes are not tenant-scoped.
+PLATFORM_PREFIX = "/platform/"
+
+
+async def _resources_of(db, tenant):
+    async with db.transaction() as s:
+        keys = await service.list_keys(s, tenant.admin, PageRequest(limit=100))
+        posted = await post_entry(
+            s,
+            tenant.id,
+            kind="test.isolation",
+            lines=[
+                debit("consumer_receivable", Money(1000, "JPY")),
+                credit("merchant_payable", Money(1000, "JPY")),
+            ],
+        )
+    return {
+        "merchant_id": tenant.merchant.id,
+        "key_id": next(k.id for k in keys.items if k.role == Role.MERCHANT.value),
+        "entry_id": posted.entry.id,
+    }
+
+
+def _tenant_routes(client):
+    for route in client.app.routes:
+        if not isinstance(route, HTTPRoute) or route.path.startswith(("/schema", PLATFORM_PREFIX)):
+            continue
+        for method in sorted(route.methods - {"OPTIONS", "HEAD"}):
+            yield method, route.path
+
+
+async def test_every_route_with_an_id_is_404_for_another_tenant(client, db, tenant_a, tenant_b):
+    resources = await _resources_of(db, tenant_a)
+    probed = []
+    for method, path in _tenant_routes(client):
+        params = PARAM.findall(path)
+        if not params:
+            continue
+        missing = [p for p in params if p not in resources]
+        assert not missing, f"{method} {path}: add a tenant-A resource for {missing} to this test"
+        url = PARAM.sub(lambda m: resources[m.group(1)], path)
+        statuses = {}
+        for key in (tenant_b.admin_key, tenant_b.finance_key, tenant_b.merchant_key):
+            r = await client.request(method, url, headers=bearer(key), json={} if method == "POST" else None)
+            statuses[key[:8]] = r.status_code
+        # Every B key either may not call the route at all (403) or does not find A's resource (404).
+        assert set(statuses.values()) <= {403, 404}, f"{method} {path}: {statuses}"
+        assert 404 in statuses.values(), f"{method} {path}: no key of tenant B reached the lookup: {statuses}"
+        probed.append(f"{method} {path}")
+    assert len(probed) >= 4, probed
+
+
+async def test_revoke_of_another_tenants_key_changes_nothing(client, db, tenant_a, tenant_b):
+    resources = await _resources_of(db, tenant_a)
+    r = await client.post(f"/admin/v1/api-keys/{resources['key_id']}/revoke", headers=bearer(tenant_b.admin_key))
+    assert r.status_code == 404
+    still = await client.get("/v1/merchant", headers=bearer(tenant_a.merchant_key))
+    assert still.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/admin/v1/merchants", "/admin/v1/api-keys"])
+async def test_lists_show_only_own_tenant(client, tenant_a, tenant_b, path):
+    r = await client.get(path, headers=bearer(tenant_b.admin_key))
+    assert r.status_code == 200
+    owners = {item.get("operator_id", tenant_b.id) for item in r.json()["data"]}
+    ids = {item["id"] for item in r.json()["data"]}
+    assert owners == {tenant_b.id}
+    assert tenant_a.merchant.id not in ids
+
+
+async def test_ledger_accounts_show_only_own_tenant(client, db, tenant_a, tenant_b):
+    await _resources_of(db, tenant_a)
+    r = await client.get("/admin/v1/ledger/accounts", headers=bearer(tenant_b.finance_key))
+    assert r.status_code == 200
+    assert r.json()["data"] == []
+    mine = await client.get("/admin/v1/ledger/accounts", headers=bearer(tenant_a.finance_key))
+    assert {a["key"] for a in mine.json()["data"]} == {"consumer_receivable", "merchant_payable"}
+
+
+async def test_a_merchant_key_sees_only_its_own_merchant(client, db, tenant_a):
+    async with db.transaction() as s:
+        other = await service.create_merchant(s, tenant_a.admin, name="Sibling shop")
+    r = await client.get("/v1/merchant", headers=bearer(tenant_a.merchant_key))
+    assert r.json()["id"] == tenant_a.merchant.id != other.id
+
+
+async def test_merchant_id_of_another_tenant_cannot_be_bound_to_a_key(client, tenant_a, tenant_b):
+    r = await client.post(
+        "/admin/v1/api-keys",
+        headers=bearer(tenant_b.admin_key),
+        json={"role": "merchant", "name": "x", "merchant_id": tenant_a.merchant.id},
+    )
+    assert r.status_code == 404
+    assert r.json()["code"] == "merchant_not_found"

@@ -82,10 +82,9 @@ def allocate(total: Money, weights: list[int]) -> list[Money]:
     if not weights or any(w < 0 for w in weights) or sum(weights) == 0:
         raise ValueError("weights must be non-negative and not all zero")
     whole = sum(weights)
-    parts = [
-        int(Decimal(total.amount * w) / whole) if total.amount >= 0 else -int(Decimal(-total.amount * w) / whole)
-        for w in weights
-    ]
+    # Exact integer arithmetic, truncated toward zero: Decimal division rounds at the context precision (28
+    # digits), which rounded large quotients up to the next integer and gave a part more than one unit extra.
+    parts = [total.amount * w // whole if total.amount >= 0 else -(-total.amount * w // whole) for w in weights]
     step = 1 if total.amount >= 0 else -1
     i = 0
     while sum(parts) != total.amount:

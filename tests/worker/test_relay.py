@@ -1,0 +1,169 @@
+"""The relay in embedded mode (no broker): outbox rows run in process, once, with retries and dead letters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from freezegun import freeze_time
+
+import app.worker.actors  # noqa: F401 - registers the spine's actors, as build_relay does
+from app.worker.registry import REGISTRY, execute
+from app.worker.relay import Relay
+from domain.kit import outbox
+from domain.kit.errors import TaskError
+from tests.worker.helpers import effects, inbox_actors, outbox_row
+from tests.worker.sample_actors import FLAKY, RECORD, REJECT
+
+T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
+
+
+async def stage(db, actor: str, payload: dict, **kw) -> str:
+    async with db.transaction() as s:
+        message_id = await outbox.enqueue(s, actor, payload, **kw)
+    assert message_id is not None
+    return message_id
+
+
+def test_the_actors_are_registered():
+    assert {RECORD, FLAKY, REJECT} <= REGISTRY.keys()
+    assert {"idempotency.purge", "outbox.purge"} <= REGISTRY.keys()
+
+
+async def test_drain_runs_a_message_once_and_marks_it_relayed(db, tenant_a):
+    payload = {"tenant_id": tenant_a.id, "note": "hello", "_correlation_id": "req_1"}
+    message_id = await stage(db, RECORD, payload, tenant_id=tenant_a.id)
+    relay = Relay(db, enqueue=None)
+
+    assert await relay.drain() == 1
+    assert await effects(db, message_id) == 1
+    assert await inbox_actors(db, message_id) == [RECORD]
+    row = await outbox_row(db, message_id)
+    assert row is not None and row.relayed_at is not None
+    assert row.failed_at is None and row.attempts == 0
+
+    assert await relay.drain() == 0  # nothing left to do
+    assert await effects(db, message_id) == 1
+
+
+async def test_the_same_message_id_again_is_a_duplicate(db, tenant_a):
+    payload = {"tenant_id": tenant_a.id}
+    message_id = await stage(db, RECORD, payload)
+    await Relay(db, enqueue=None).drain()
+
+    assert await execute(db, RECORD, message_id, payload) == "duplicate"
+    assert await execute(db, RECORD, message_id, payload) == "duplicate"
+    assert await effects(db, message_id) == 1
+
+
+async def test_execute_runs_a_new_message_id_and_strips_private_keys(db, tenant_a):
+    # "_correlation_id" is metadata, not an argument: record() would reject an unexpected keyword.
+    payload = {"tenant_id": tenant_a.id, "_correlation_id": "req_2"}
+    assert await execute(db, RECORD, "msg_direct_1", payload) == "done"
+    assert await effects(db, "msg_direct_1") == 1
+
+
+async def test_execute_of_an_unknown_actor_raises_a_task_error(db):
+    with pytest.raises(TaskError):
+        await execute(db, "test.no_such_actor", "msg_unknown", {})
+
+
+async def test_a_delayed_message_waits_until_it_is_due(db, tenant_a):
+    relay = Relay(db, enqueue=None)
+    with freeze_time(T0, real_asyncio=True) as frozen:
+        message_id = await stage(db, RECORD, {"tenant_id": tenant_a.id}, delay=dt.timedelta(minutes=5))
+        assert await relay.drain() == 0
+        frozen.tick(dt.timedelta(minutes=4, seconds=59))
+        assert await relay.drain() == 0
+        assert await effects(db, message_id) == 0
+        frozen.tick(dt.timedelta(seconds=1))
+        assert await relay.drain() == 1
+    assert await effects(db, message_id) == 1
+
+
+async def test_a_transient_failure_backs_off_then_dies_after_max_attempts(db, tenant_a):
+    relay = Relay(db, enqueue=None, max_attempts=3)
+    with freeze_time(T0, real_asyncio=True) as frozen:
+        message_id = await stage(db, FLAKY, {"tenant_id": tenant_a.id, "fail_times": 99})
+
+        await relay.drain()
+        row = await outbox_row(db, message_id)
+        assert row is not None
+        assert row.attempts == 1
+        assert row.available_at == T0 + dt.timedelta(seconds=2)  # 2**1 s
+        assert row.relayed_at is None and row.failed_at is None
+        assert row.last_error == "RuntimeError: transient failure 1"
+        assert await inbox_actors(db, message_id) == []  # the claim rolled back with the failed attempt
+
+        # Not due yet: the relay leaves it alone.
+        frozen.tick(dt.timedelta(seconds=1))
+        assert await relay.drain() == 0
+        assert (await outbox_row(db, message_id)).attempts == 1
+
+        frozen.tick(dt.timedelta(seconds=1))  # T0 + 2 s
+        await relay.drain()
+        row = await outbox_row(db, message_id)
+        assert row.attempts == 2
+        assert row.available_at == T0 + dt.timedelta(seconds=2 + 4)  # 2**2 s from the second attempt
+        assert row.failed_at is None
+
+        frozen.tick(dt.timedelta(seconds=4))  # T0 + 6 s: the third and last attempt
+        await relay.drain()
+        row = await outbox_row(db, message_id)
+        assert row.attempts == 3
+        assert row.failed_at == T0 + dt.timedelta(seconds=6)
+        assert row.relayed_at is None
+        assert row.last_error == "RuntimeError: transient failure 3"
+
+        # Dead: never picked up again.
+        frozen.tick(dt.timedelta(days=1))
+        assert await relay.drain() == 0
+        assert (await outbox_row(db, message_id)).attempts == 3
+    assert await effects(db, message_id) == 0
+
+
+async def test_a_transient_failure_then_success_takes_effect_once(db, tenant_a):
+    relay = Relay(db, enqueue=None, max_attempts=5)
+    with freeze_time(T0, real_asyncio=True) as frozen:
+        message_id = await stage(db, FLAKY, {"tenant_id": tenant_a.id, "fail_times": 1})
+        await relay.drain()
+        assert (await outbox_row(db, message_id)).attempts == 1
+        assert await effects(db, message_id) == 0
+
+        frozen.tick(dt.timedelta(seconds=2))
+        assert await relay.drain() == 1
+    row = await outbox_row(db, message_id)
+    assert row.relayed_at is not None and row.failed_at is None
+    assert row.attempts == 1  # only failures are counted
+    assert await effects(db, message_id) == 1
+    assert await inbox_actors(db, message_id) == [FLAKY]
+
+
+async def test_one_failing_message_does_not_hold_up_the_others(db, tenant_a):
+    relay = Relay(db, enqueue=None)
+    with freeze_time(T0, real_asyncio=True) as frozen:
+        bad = await stage(db, FLAKY, {"tenant_id": tenant_a.id, "fail_times": 99})
+        frozen.tick(dt.timedelta(milliseconds=1))
+        good = await stage(db, RECORD, {"tenant_id": tenant_a.id})
+        await relay.drain()
+    assert await effects(db, good) == 1
+    assert (await outbox_row(db, good)).relayed_at is not None
+    assert (await outbox_row(db, bad)).relayed_at is None
+
+
+async def test_a_domain_error_fails_without_retry(db, tenant_a):
+    payload = {"tenant_id": tenant_a.id}
+    assert await execute(db, REJECT, "msg_reject_direct", payload) == "failed"
+    assert await effects(db, "msg_reject_direct") == 0  # the partial effect rolled back
+
+    relay = Relay(db, enqueue=None, max_attempts=3)
+    with freeze_time(T0, real_asyncio=True) as frozen:
+        message_id = await stage(db, REJECT, payload)
+        assert await relay.drain() == 1
+        row = await outbox_row(db, message_id)
+        assert row.relayed_at is not None  # done with: a business failure is not retried
+        assert row.failed_at is None and row.attempts == 0 and row.last_error is None
+
+        frozen.tick(dt.timedelta(hours=2))
+        assert await relay.drain() == 0
+    assert await effects(db, message_id) == 0

@@ -45,6 +45,21 @@ class ActorSpec:
 REGISTRY: dict[str, ActorSpec] = {}
 
 
+class UnknownActor(LookupError):
+    """This process does not know the actor (e.g. an older release during a rolling deploy).
+
+    Not a business failure: the message backs off and is retried, so a process that knows the actor can run it;
+    it is dead-lettered only after the maximum attempts.
+    """
+
+
+def spec_of(name: str) -> ActorSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownActor(name) from None
+
+
 def actor(
     name: str, *, queue: str = "default", time_limit_ms: int = 60_000, max_retries: int = 20
 ) -> Callable[[ActorFn], ActorFn]:
@@ -65,9 +80,7 @@ async def execute(db: Database, name: str, message_id: str, payload: dict[str, A
     Returns ``"done"``, ``"duplicate"`` (already handled: nothing happens) or ``"failed"`` (a business failure,
     logged and not retried). Any other exception propagates so the caller retries with backoff.
     """
-    spec = REGISTRY.get(name)
-    if spec is None:
-        raise TaskError(f"unknown actor {name}")
+    spec = spec_of(name)
     structlog.contextvars.bind_contextvars(
         actor=name, message_id=message_id, source_correlation_id=payload.get("_correlation_id")
     )

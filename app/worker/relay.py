@@ -19,7 +19,7 @@ from typing import Any
 from app.logging import get_logger
 from app.metrics import JOB_FAILURES, OUTBOX_LAG, OUTBOX_PENDING_RELAYED
 from app.uow import Database
-from app.worker.registry import execute
+from app.worker.registry import UnknownActor, execute
 from domain.kit import clock
 from domain.kit.outbox import OutboxMessage, OutboxRepository
 
@@ -63,6 +63,10 @@ class Relay:
             for message in await repo.lock_due(self.batch_size):
                 try:
                     await asyncio.to_thread(enqueue, message)
+                except UnknownActor:
+                    # Not ours to send (yet): back off this row only; the rest of the batch goes on.
+                    await repo.mark_retry(message.id, f"unknown actor {message.actor}", self.max_attempts)
+                    continue
                 except Exception as exc:  # noqa: BLE001 - broker unreachable: keep the rest for the next sweep
                     if not self._broker_down_logged:
                         log.warning("broker_unavailable", error=type(exc).__name__)
@@ -130,10 +134,10 @@ def dramatiq_enqueue(broker: Any) -> Enqueue:
     """An enqueue function that hands an outbox row to Dramatiq with the row's id as message id."""
     import dramatiq
 
-    from app.worker.registry import REGISTRY
+    from app.worker.registry import spec_of
 
     def enqueue(message: OutboxMessage) -> None:
-        spec = REGISTRY[message.actor]
+        spec = spec_of(message.actor)
         broker.enqueue(
             dramatiq.Message(
                 queue_name=spec.queue,

@@ -8,14 +8,23 @@ import pytest
 from freezegun import freeze_time
 
 import app.worker.actors  # noqa: F401 - registers the spine's actors, as build_relay does
-from app.worker.registry import REGISTRY, execute
+from app.worker.registry import REGISTRY, UnknownActor, execute, spec_of
 from app.worker.relay import Relay
 from domain.kit import outbox
-from domain.kit.errors import TaskError
 from tests.worker.helpers import effects, inbox_actors, outbox_row
 from tests.worker.sample_actors import FLAKY, RECORD, REJECT
 
 T0 = dt.datetime(2026, 11, 20, 1, 0, tzinfo=dt.UTC)
+
+
+def dramatiq_enqueue_to(sent: list[str]):
+    """A broker stand-in with the real enqueue's actor lookup."""
+
+    def enqueue(message) -> None:
+        spec_of(message.actor)
+        sent.append(message.id)
+
+    return enqueue
 
 
 async def stage(db, actor: str, payload: dict, **kw) -> str:
@@ -63,9 +72,22 @@ async def test_execute_runs_a_new_message_id_and_strips_private_keys(db, tenant_
     assert await effects(db, "msg_direct_1") == 1
 
 
-async def test_execute_of_an_unknown_actor_raises_a_task_error(db):
-    with pytest.raises(TaskError):
+async def test_execute_of_an_unknown_actor_raises_unknown_actor(db):
+    with pytest.raises(UnknownActor):
         await execute(db, "test.no_such_actor", "msg_unknown", {})
+
+
+async def test_an_unknown_actor_backs_off_without_blocking_the_broker_relay(db, tenant_a):
+    """During a rolling deploy an older relay may not know a new actor: that row waits, the rest are sent."""
+    sent: list[str] = []
+    relay = Relay(db, enqueue=dramatiq_enqueue_to(sent))
+    with freeze_time(T0, real_asyncio=True):
+        unknown = await stage(db, "test.from_the_future", {})
+        known = await stage(db, RECORD, {"tenant_id": tenant_a.id})
+        assert await relay.relay_once() == 1
+    assert sent == [known]
+    row = await outbox_row(db, unknown)
+    assert row.relayed_at is None and row.attempts == 1 and row.available_at > row.created_at
 
 
 async def test_a_delayed_message_waits_until_it_is_due(db, tenant_a):

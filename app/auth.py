@@ -28,7 +28,7 @@ class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
             raise NotAuthorizedException("Send your API key as 'Authorization: Bearer <key>'.")
         state = connection.app.state
         db: Database = state.db
-        async with db.sessionmaker() as session:
+        async with db.read() as session:
             principal = await tenancy.authenticate(session, secret.strip(), state.settings.secret_key)
         if principal is None:
             raise NotAuthorizedException("The API key is unknown or has been revoked.")

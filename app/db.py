@@ -22,7 +22,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         settings.database_url,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection that died (server restart) fails its
+        # request with a 503, is invalidated by the pool, and the client's retry gets a fresh one.
+        pool_pre_ping=False,
+        pool_recycle=1800,
         pool_timeout=10,
         connect_args={
             "options": f"-c statement_timeout={settings.database_statement_timeout_ms}"

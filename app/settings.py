@@ -33,7 +33,7 @@ class Settings(BaseSettings):
         description="postgresql+psycopg://user@host/db in production; SQLite is the embedded default.",
     )
     database_pool_size: int = 10
-    database_max_overflow: int = 10
+    database_max_overflow: int = 0
     database_statement_timeout_ms: int = 15_000
 
     # -- broker --------------------------------------------------------------------------------------------

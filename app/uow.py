@@ -31,6 +31,23 @@ class Database:
             if session.info.pop(KICK_FLAG, False) and self.on_outbox_commit is not None:
                 self.on_outbox_commit()
 
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for a read that needs no transaction (one statement, or reads that tolerate no snapshot).
+
+        On PostgreSQL the connection runs in autocommit: no BEGIN/COMMIT round trips, which halves the database
+        work of an authenticated GET. Writes must use :meth:`transaction`. Elsewhere (SQLite, or a test's
+        connection) this is simply a transaction.
+        """
+        if self.engine is None or self.engine.dialect.name != "postgresql":
+            async with self.transaction() as session:
+                yield session
+            return
+        async with self.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+                yield session
+
     async def dispose(self) -> None:
         if self.engine is not None:
             await self.engine.dispose()

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.kit.pagination import Page, PageRequest, paginate
 from domain.kit.tenancy import Principal, Role, readable_statement
 from domain.tenancy.models import ApiKey, Merchant, Operator
+
+# Built once: this runs on every authenticated request, and building a statement costs more than running it.
+_PRINCIPAL_BY_HASH = (
+    select(ApiKey.id, ApiKey.role, ApiKey.tenant_id, ApiKey.merchant_id, Operator.status, Merchant.status)
+    .outerjoin(Operator, Operator.id == ApiKey.tenant_id)
+    .outerjoin(Merchant, (Merchant.tenant_id == ApiKey.tenant_id) & (Merchant.id == ApiKey.merchant_id))
+    .where(ApiKey.secret_hash == bindparam("secret_hash"), ApiKey.revoked_at.is_(None))
+)
 
 
 class OperatorRepository:
@@ -66,13 +74,7 @@ class ApiKeyRepository:
 
     async def find_active_principal(self, secret_hash: str) -> Principal | None:
         """The principal of an active key whose operator (and merchant) are active, or ``None``."""
-        stmt = (
-            select(ApiKey.id, ApiKey.role, ApiKey.tenant_id, ApiKey.merchant_id, Operator.status, Merchant.status)
-            .outerjoin(Operator, Operator.id == ApiKey.tenant_id)
-            .outerjoin(Merchant, (Merchant.tenant_id == ApiKey.tenant_id) & (Merchant.id == ApiKey.merchant_id))
-            .where(ApiKey.secret_hash == secret_hash, ApiKey.revoked_at.is_(None))
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
+        row = (await self.session.execute(_PRINCIPAL_BY_HASH, {"secret_hash": secret_hash})).one_or_none()
         if row is None:
             return None
         key_id, role, tenant_id, merchant_id, operator_status, merchant_status = row

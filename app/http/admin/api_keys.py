@@ -64,7 +64,7 @@ class ApiKeyController(Controller):
         created_lt: CreatedLt = None,
     ) -> ListOf[ApiKeyOut]:
         page_req = page_request(limit, starting_after, created_gte, created_lt)
-        async with db.transaction() as session:
+        async with db.read() as session:
             page = await service.list_keys(session, principal, page_req)
         return ListOf[ApiKeyOut](data=[ApiKeyOut.of(k) for k in page.items], has_more=page.has_more)
 
@@ -72,7 +72,7 @@ class ApiKeyController(Controller):
     async def get_api_key(
         self, db: NamedDependency[Database], principal: NamedDependency[Principal], key_id: KeyId
     ) -> ApiKeyOut:
-        async with db.transaction() as session:
+        async with db.read() as session:
             return ApiKeyOut.of(await service.get_key(session, principal, key_id))
 
     @post(

@@ -35,7 +35,7 @@ class LedgerController(Controller):
     async def list_accounts(
         self, db: NamedDependency[Database], principal: NamedDependency[Principal], currency: Currency = None
     ) -> LedgerAccountsOut:
-        async with db.transaction() as session:
+        async with db.read() as session:
             balances = await service.account_balances(session, principal, currency)
         totals: dict[str, int] = {}
         for b in balances:
@@ -53,6 +53,6 @@ class LedgerController(Controller):
     async def get_entry(
         self, db: NamedDependency[Database], principal: NamedDependency[Principal], entry_id: EntryId
     ) -> JournalEntryOut:
-        async with db.transaction() as session:
+        async with db.read() as session:
             entry, postings = await service.get_entry(session, principal, entry_id)
         return JournalEntryOut.of(entry, postings)

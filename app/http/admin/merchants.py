@@ -49,7 +49,7 @@ class MerchantController(Controller):
         created_lt: CreatedLt = None,
     ) -> ListOf[MerchantOut]:
         page_req = page_request(limit, starting_after, created_gte, created_lt)
-        async with db.transaction() as session:
+        async with db.read() as session:
             page = await service.list_merchants(session, principal, page_req)
         return ListOf[MerchantOut](data=[MerchantOut.of(m) for m in page.items], has_more=page.has_more)
 
@@ -57,5 +57,5 @@ class MerchantController(Controller):
     async def get_merchant(
         self, db: NamedDependency[Database], principal: NamedDependency[Principal], merchant_id: MerchantId
     ) -> MerchantOut:
-        async with db.transaction() as session:
+        async with db.read() as session:
             return MerchantOut.of(await service.get_merchant(session, principal, merchant_id))

@@ -22,5 +22,5 @@ from domain.tenancy import service
     guards=[require_roles(Role.OPERATOR_ADMIN, Role.OPERATOR_FINANCE)],
 )
 async def get_own_operator(db: NamedDependency[Database], principal: NamedDependency[Principal]) -> OperatorOut:
-    async with db.transaction() as session:
+    async with db.read() as session:
         return OperatorOut.of(await service.get_operator(session, principal.require_tenant()))

@@ -23,5 +23,5 @@ from domain.tenancy import service
 )
 async def get_own_merchant(db: NamedDependency[Database], principal: NamedDependency[Principal]) -> MerchantOut:
     assert principal.merchant_id is not None
-    async with db.transaction() as session:
+    async with db.read() as session:
         return MerchantOut.of(await service.get_merchant(session, principal, principal.merchant_id))

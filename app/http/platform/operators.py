@@ -64,11 +64,11 @@ class OperatorController(Controller):
         created_gte: CreatedGte = None,
         created_lt: CreatedLt = None,
     ) -> ListOf[OperatorOut]:
-        async with db.transaction() as session:
+        async with db.read() as session:
             page = await service.list_operators(session, page_request(limit, starting_after, created_gte, created_lt))
         return ListOf[OperatorOut](data=[OperatorOut.of(o) for o in page.items], has_more=page.has_more)
 
     @get("/{operator_id:str}", operation_id="GetOperator", summary="Get an operator", responses=READ)
     async def get_operator(self, db: NamedDependency[Database], operator_id: OperatorId) -> OperatorOut:
-        async with db.transaction() as session:
+        async with db.read() as session:
             return OperatorOut.of(await service.get_operator(session, operator_id))

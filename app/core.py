@@ -90,6 +90,7 @@ class ApplicationCore(InitPluginProtocol):
         app_config.dependencies.update(DEPENDENCIES)
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.openapi_config = openapi_config(VERSION)
+        app_config.logging_config = None  # ours (app/logging.py), configured once per process
         app_config.request_max_body_size = settings.max_body_bytes
         app_config.plugins.append(StrictPydanticPlugin())
         middleware: list[Any] = [prometheus.middleware]

@@ -14,6 +14,7 @@ from litestar.exceptions import ClientException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.logging import get_logger
+from domain.kit.context import correlation_id
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_RID = re.compile(r"^[A-Za-z0-9._\-]{8,64}$")
@@ -49,6 +50,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        token = correlation_id.set(request_id)
         started = time.perf_counter()
         status_holder: dict[str, int] = {}
 
@@ -61,6 +63,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_wrapper)
         finally:
+            correlation_id.reset(token)
             state: dict[str, Any] = scope.get("state", {})
             access_log.info(
                 "request",

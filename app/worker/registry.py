@@ -81,9 +81,10 @@ async def execute(db: Database, name: str, message_id: str, payload: dict[str, A
     logged and not retried). Any other exception propagates so the caller retries with backoff.
     """
     spec = spec_of(name)
-    structlog.contextvars.bind_contextvars(
-        actor=name, message_id=message_id, source_correlation_id=payload.get("_correlation_id")
-    )
+    context = {"actor": name, "message_id": message_id}
+    if payload.get("_correlation_id"):
+        context["source_correlation_id"] = payload["_correlation_id"]
+    structlog.contextvars.bind_contextvars(**context)
     args = {k: v for k, v in payload.items() if not k.startswith("_")}
     try:
         async with db.transaction() as session:

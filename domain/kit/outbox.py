@@ -15,7 +15,7 @@ from sqlalchemy import Index, Integer, String, Text, delete, select, text, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.kit import clock
+from domain.kit import clock, context
 from domain.kit.db import ID_LENGTH, Base
 from domain.kit.dialect import for_update, insert_ignore
 from domain.kit.ids import new_id
@@ -76,6 +76,8 @@ async def enqueue(
     """
     now = clock.utc_now()
     message_id = new_id("msg")
+    if (correlation := context.correlation_id.get()) is not None:
+        payload = {**payload, "_correlation_id": correlation}
     values = dict(
         id=message_id,
         tenant_id=tenant_id,

@@ -92,3 +92,16 @@ async def test_a_claim_rolled_back_with_its_transaction_can_be_claimed_again(db)
             raise Boom
     async with db.transaction() as s:
         assert await outbox.claim_message(s, "msg_x", "a.one") is True
+
+
+async def test_a_message_carries_the_request_id_that_caused_it(db, tenant_a):
+    from domain.kit.context import correlation_id
+
+    token = correlation_id.set("req_caused_it")
+    try:
+        async with db.transaction() as s:
+            message_id = await outbox.enqueue(s, RECORD, {"tenant_id": tenant_a.id}, tenant_id=tenant_a.id)
+    finally:
+        correlation_id.reset(token)
+    row = await outbox_row(db, message_id)
+    assert row.payload == {"tenant_id": tenant_a.id, "_correlation_id": "req_caused_it"}

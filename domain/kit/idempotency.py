@@ -13,12 +13,12 @@ import enum
 from dataclasses import dataclass
 
 from sqlalchemy import Integer, LargeBinary, String, delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.kit import clock
 from domain.kit.db import ID_LENGTH, Base
 from domain.kit.dialect import insert_ignore
+from domain.kit.repository import Repository
 
 RETENTION = dt.timedelta(hours=24)
 
@@ -69,14 +69,7 @@ class KeyRef:
         )
 
 
-class IdempotencyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> IdempotencyRepository:
-        return cls(session)
-
+class IdempotencyRepository(Repository):
     async def claim(
         self, ref: KeyRef, *, method: str, path: str, request_hash: str, stale_after: dt.timedelta
     ) -> Claim:

@@ -19,6 +19,7 @@ from domain.kit import clock, context
 from domain.kit.db import ID_LENGTH, Base
 from domain.kit.dialect import for_update, insert_ignore
 from domain.kit.ids import new_id
+from domain.kit.repository import Repository
 
 KICK_FLAG = "bnpl.outbox.kick"  # set on session.info when a message was enqueued; the edge kicks the relay
 
@@ -105,15 +106,8 @@ async def claim_message(session: AsyncSession, message_id: str, actor: str) -> b
     return result.scalar_one_or_none() is not None
 
 
-class OutboxRepository:
+class OutboxRepository(Repository):
     """Queries the relay and the housekeeping jobs use."""
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> OutboxRepository:
-        return cls(session)
 
     async def lock_due(self, limit: int) -> list[OutboxMessage]:
         """Due, unrelayed messages, locked so that concurrent relays take disjoint batches."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.kit.dialect import insert_ignore
 from domain.kit.ids import new_id
+from domain.kit.repository import Repository
 from domain.kit.tenancy import Principal, readable_statement
 from domain.ledger.chart import BY_KEY
 from domain.ledger.models import JournalEntry, LedgerAccount, Posting
@@ -29,14 +29,7 @@ class AccountBalance:
         return net if self.account.debit_normal else -net
 
 
-class LedgerRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> LedgerRepository:
-        return cls(session)
-
+class LedgerRepository(Repository):
     async def accounts_by_key(self, tenant_id: str, keys: set[str], currency: str) -> dict[str, LedgerAccount]:
         """The tenant's accounts for ``keys`` in ``currency``, created from the chart if missing."""
         stmt = select(LedgerAccount).where(
@@ -76,6 +69,17 @@ class LedgerRepository:
     async def postings_of(self, tenant_id: str, entry_id: str) -> list[Posting]:
         stmt = select(Posting).where(Posting.tenant_id == tenant_id, Posting.entry_id == entry_id).order_by(Posting.id)
         return list((await self.session.scalars(stmt)).all())
+
+    async def postings_with_account_keys(self, tenant_id: str, entry_id: str) -> list[tuple[Posting, str]]:
+        stmt = (
+            select(Posting, LedgerAccount.key)
+            .join(
+                LedgerAccount, (LedgerAccount.tenant_id == Posting.tenant_id) & (LedgerAccount.id == Posting.account_id)
+            )
+            .where(Posting.tenant_id == tenant_id, Posting.entry_id == entry_id)
+            .order_by(Posting.id)
+        )
+        return [(p, key) for p, key in (await self.session.execute(stmt)).all()]
 
     async def reversal_of(self, tenant_id: str, entry_id: str) -> JournalEntry | None:
         stmt = select(JournalEntry).where(JournalEntry.tenant_id == tenant_id, JournalEntry.reverses_id == entry_id)

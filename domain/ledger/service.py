@@ -135,10 +135,9 @@ async def reverse_entry(
         raise EntryNotFound(f"no journal entry {entry_id}")
     if await repo.reversal_of(tenant_id, entry_id) is not None:
         raise EntryAlreadyReversed(f"journal entry {entry_id} is already reversed")
-    accounts = {a.account.id: a.account.key for a in await repo.balances(principal)}
     lines = [
-        Line(accounts[p.account_id], Direction(p.direction).opposite(), Money(p.amount, p.currency))
-        for p in await repo.postings_of(tenant_id, entry_id)
+        Line(key, Direction(p.direction).opposite(), Money(p.amount, p.currency))
+        for p, key in await repo.postings_with_account_keys(tenant_id, entry_id)
     ]
     return await post_entry(
         session,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.kit.pagination import Page, PageRequest, paginate
+from domain.kit.repository import Repository
 from domain.kit.tenancy import Principal, Role, readable_statement
 from domain.tenancy.models import ApiKey, Merchant, Operator
 
@@ -18,14 +18,7 @@ _PRINCIPAL_BY_HASH = (
 )
 
 
-class OperatorRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> OperatorRepository:
-        return cls(session)
-
+class OperatorRepository(Repository):
     async def get(self, operator_id: str) -> Operator | None:
         return await self.session.get(Operator, operator_id)
 
@@ -37,14 +30,7 @@ class OperatorRepository:
         return (await self.session.scalars(stmt)).first()
 
 
-class MerchantRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> MerchantRepository:
-        return cls(session)
-
+class MerchantRepository(Repository):
     async def get(self, principal: Principal, merchant_id: str) -> Merchant | None:
         stmt = readable_statement(Merchant, principal).where(Merchant.id == merchant_id)
         return (await self.session.scalars(stmt)).one_or_none()
@@ -53,14 +39,7 @@ class MerchantRepository:
         return await paginate(self.session, readable_statement(Merchant, principal), Merchant, page)
 
 
-class ApiKeyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    @classmethod
-    def from_session(cls, session: AsyncSession) -> ApiKeyRepository:
-        return cls(session)
-
+class ApiKeyRepository(Repository):
     def _readable(self, principal: Principal):  # type: ignore[no-untyped-def]
         if principal.role is Role.PLATFORM:
             return select(ApiKey)

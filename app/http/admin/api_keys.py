@@ -66,7 +66,7 @@ class ApiKeyController(Controller):
         page_req = page_request(limit, starting_after, created_gte, created_lt)
         async with db.read() as session:
             page = await service.list_keys(session, principal, page_req)
-        return ListOf[ApiKeyOut](data=[ApiKeyOut.of(k) for k in page.items], has_more=page.has_more)
+        return ListOf[ApiKeyOut].of(page, ApiKeyOut.of)
 
     @get("/{key_id:str}", operation_id="GetApiKey", summary="Get an API key", responses=READ)
     async def get_api_key(

@@ -51,7 +51,7 @@ class MerchantController(Controller):
         page_req = page_request(limit, starting_after, created_gte, created_lt)
         async with db.read() as session:
             page = await service.list_merchants(session, principal, page_req)
-        return ListOf[MerchantOut](data=[MerchantOut.of(m) for m in page.items], has_more=page.has_more)
+        return ListOf[MerchantOut].of(page, MerchantOut.of)
 
     @get("/{merchant_id:str}", operation_id="GetMerchant", summary="Get a merchant", responses=READ)
     async def get_merchant(

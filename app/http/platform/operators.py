@@ -66,7 +66,7 @@ class OperatorController(Controller):
     ) -> ListOf[OperatorOut]:
         async with db.read() as session:
             page = await service.list_operators(session, page_request(limit, starting_after, created_gte, created_lt))
-        return ListOf[OperatorOut](data=[OperatorOut.of(o) for o in page.items], has_more=page.has_more)
+        return ListOf[OperatorOut].of(page, OperatorOut.of)
 
     @get("/{operator_id:str}", operation_id="GetOperator", summary="Get an operator", responses=READ)
     async def get_operator(self, db: NamedDependency[Database], operator_id: OperatorId) -> OperatorOut:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Generic, Literal, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from litestar.params import QueryParameter
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.kit.errors import FieldIssue, InvalidInput
-from domain.kit.pagination import MAX_LIMIT, PageRequest
+from domain.kit.pagination import MAX_LIMIT, Page, PageRequest
 
 T = TypeVar("T")
 
@@ -28,6 +29,10 @@ class ListOf(ReadModel, Generic[T]):
     object: Literal["list"] = "list"
     data: list[T]
     has_more: bool = Field(description="More items exist after the last one: pass its id as starting_after.")
+
+    @classmethod
+    def of(cls, page: Page[Any], render: Callable[[Any], T]) -> Self:
+        return cls(data=[render(item) for item in page.items], has_more=page.has_more)
 
 
 Limit = Annotated[

@@ -22,10 +22,18 @@ from app.auth import PUBLIC_PATHS, ApiKeyAuthenticationMiddleware, require_roles
 from app.db import create_engine, create_sessionmaker
 from app.errors import EXCEPTION_HANDLERS
 from app.http.admin.api_keys import ApiKeyController
+from app.http.admin.fraud import (
+    ExternalAddressController,
+    FraudListController,
+    FraudPolicyController,
+    NegativeController,
+    ScreeningAdminController,
+)
 from app.http.admin.ledger import LedgerController
 from app.http.admin.merchants import MerchantController
 from app.http.admin.operator import get_own_operator
 from app.http.checkout.merchant import get_own_merchant
+from app.http.checkout.screenings import ScreeningController
 from app.http.deps import DEPENDENCIES
 from app.http.health import health, ready
 from app.http.platform.operators import OperatorController
@@ -34,7 +42,6 @@ from app.middleware import body_guard_middleware
 from app.openapi import openapi_config
 from app.settings import Settings
 from app.uow import Database
-from app.validation import StrictPydanticPlugin
 from domain.kit.tenancy import Role
 
 log = get_logger(__name__)
@@ -82,9 +89,19 @@ class ApplicationCore(InitPluginProtocol):
                 Router("/platform/v1", route_handlers=[OperatorController], guards=[require_roles(Role.PLATFORM)]),
                 Router(
                     "/admin/v1",
-                    route_handlers=[get_own_operator, MerchantController, ApiKeyController, LedgerController],
+                    route_handlers=[
+                        get_own_operator,
+                        MerchantController,
+                        ApiKeyController,
+                        LedgerController,
+                        ScreeningAdminController,
+                        FraudListController,
+                        ExternalAddressController,
+                        FraudPolicyController,
+                        NegativeController,
+                    ],
                 ),
-                Router("/v1", route_handlers=[get_own_merchant]),
+                Router("/v1", route_handlers=[get_own_merchant, ScreeningController]),
             ]
         )
         app_config.dependencies.update(DEPENDENCIES)
@@ -92,7 +109,6 @@ class ApplicationCore(InitPluginProtocol):
         app_config.openapi_config = openapi_config(VERSION)
         app_config.logging_config = None  # ours (app/logging.py), configured once per process
         app_config.request_max_body_size = settings.max_body_bytes
-        app_config.plugins.append(StrictPydanticPlugin())
         middleware: list[Any] = [prometheus.middleware]
         if settings.rate_limit_per_minute > 0:
             middleware.append(

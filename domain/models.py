@@ -7,8 +7,20 @@ from domain.kit.jobs import Lease
 from domain.kit.outbox import OutboxMessage, ProcessedMessage
 from domain.ledger.models import JournalEntry, LedgerAccount, Posting
 from domain.tenancy.models import ApiKey, Merchant, Operator
+from billing.metering import UsageEvent
+from fraud.models import (
+    ExternalAddress,
+    ListEntry,
+    NegativeEntry,
+    NegativeReport,
+    PolicyVersion,
+    Screening,
+    ScreeningIdentifier,
+)
 
 __all__ = [
+    "ExternalAddress", "ListEntry", "NegativeEntry", "NegativeReport", "PolicyVersion", "Screening",
+    "ScreeningIdentifier", "UsageEvent",
     "ApiKey",
     "AuditEvent",
     "Base",

@@ -11,6 +11,7 @@ import click
 
 from app.cli.db import db
 from app.cli.demo import demo
+from app.cli.fraud import fraud
 from app.cli.jobs import jobs
 from app.cli.ledger import ledger
 from app.cli.processes import scheduler, serve, worker
@@ -27,5 +28,5 @@ def cli() -> None:
     """
 
 
-for command in (serve, worker, scheduler, db, demo, operators, merchants, keys, jobs, ledger):
+for command in (serve, worker, scheduler, db, demo, operators, merchants, keys, jobs, ledger, fraud):
     cli.add_command(command)

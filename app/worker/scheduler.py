@@ -32,6 +32,12 @@ class ScheduledJob:
 
 SCHEDULE: tuple[ScheduledJob, ...] = (
     ScheduledJob(
+        "expire-reviews",
+        "fraud.expire_reviews",
+        "*/5 * * * *",
+        "Expire REVIEW screenings whose review deadline has passed.",
+    ),
+    ScheduledJob(
         "purge-idempotency-keys",
         "idempotency.purge",
         "15 * * * *",

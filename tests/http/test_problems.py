@@ -180,3 +180,9 @@ class TestStrictDecoding:
             n: int
 
         assert self.decode(Loose, {"n": 3}).n == 3
+
+
+async def test_the_app_decodes_bodies_strictly(client):
+    """The strict decoder is the one the app uses (not Litestar's lax default, which would accept "12")."""
+    decoders = [decoder for _, decoder in client.app.type_decoders or []]
+    assert decoders[0] is StrictPydanticPlugin.decoders()[0][1]

@@ -13,9 +13,15 @@ from litestar.routes import HTTPRoute
 
 from domain.kit.money import Money
 from domain.kit.pagination import PageRequest
-from domain.kit.tenancy import Role
+from domain.kit.tenancy import Principal, Role
 from domain.ledger import credit, debit, post_entry
 from domain.tenancy import service
+from fraud import service as fraud_service
+from fraud.types import IdKind, OrderSnapshot
+
+SECRET = "test-secret"
+# A valid body for POSTs with a path id, so that the lookup (not validation) decides the answer.
+VALID_BODIES = {"/approve": {"note": "x"}, "/reject": {"note": "x"}, "/outcome": {"outcome": "good"}}
 from tests.fixtures.factories import bearer
 
 PARAM = re.compile(r"{(\w+):\w+}")
@@ -35,10 +41,33 @@ async def _resources_of(db, tenant):
                 credit("merchant_payable", Money(1000, "JPY")),
             ],
         )
+        merchant = Principal(api_key_id="test", role=Role.MERCHANT, tenant_id=tenant.id, merchant_id=tenant.merchant.id)
+        screening = await fraud_service.screen(
+            s,
+            merchant,
+            order_ref="ISO-1",
+            secret=SECRET,
+            snapshot=OrderSnapshot(
+                amount=1000,
+                currency="JPY",
+                buyer_name="山田太郎",
+                billing_address="東京都港区赤坂4-3-2",
+                phone="090-1234-5678",
+            ),
+        )
+        listed = await fraud_service.add_list_entry(
+            s, tenant.admin, list_name="block", kind=IdKind.EMAIL, value="x@example.jp", note="", secret=SECRET
+        )
+        external = await fraud_service.add_external_address(
+            s, tenant.admin, category="hotel", address="東京都港区赤坂1-1-1", label=""
+        )
     return {
         "merchant_id": tenant.merchant.id,
         "key_id": next(k.id for k in keys.items if k.role == Role.MERCHANT.value),
         "entry_id": posted.entry.id,
+        "screening_id": screening.id,
+        "list_entry_id": listed.id,
+        "external_id": external.id,
     }
 
 
@@ -62,13 +91,14 @@ async def test_every_route_with_an_id_is_404_for_another_tenant(client, db, tena
         url = PARAM.sub(lambda m: resources[m.group(1)], path)
         statuses = {}
         for key in (tenant_b.admin_key, tenant_b.finance_key, tenant_b.merchant_key):
-            r = await client.request(method, url, headers=bearer(key), json={} if method == "POST" else None)
+            body = next((b for suffix, b in VALID_BODIES.items() if path.endswith(suffix)), {})
+            r = await client.request(method, url, headers=bearer(key), json=body if method == "POST" else None)
             statuses[key[:8]] = r.status_code
         # Every B key either may not call the route at all (403) or does not find A's resource (404).
         assert set(statuses.values()) <= {403, 404}, f"{method} {path}: {statuses}"
         assert 404 in statuses.values(), f"{method} {path}: no key of tenant B reached the lookup: {statuses}"
         probed.append(f"{method} {path}")
-    assert len(probed) >= 4, probed
+    assert len(probed) >= 9, probed
 
 
 async def test_revoke_of_another_tenants_key_changes_nothing(client, db, tenant_a, tenant_b):

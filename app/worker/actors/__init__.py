@@ -1,5 +1,5 @@
 """Importing this package registers every actor."""
 
-from app.worker.actors import housekeeping
+from app.worker.actors import fraud, housekeeping
 
-__all__ = ["housekeeping"]
+__all__ = ["fraud", "housekeeping"]

@@ -1,0 +1,18 @@
+"""Fraud jobs: REVIEW screenings whose deadline passed expire."""
+
+from __future__ import annotations
+
+from app.logging import get_logger
+from app.worker.actors.housekeeping import reference_instant
+from app.worker.registry import JobContext, actor, parse_as_of
+from fraud import service
+
+log = get_logger(__name__)
+
+
+# Time limit: one indexed scan of due reviews, at most 500 per run; a minute is ample.
+@actor("fraud.expire_reviews", time_limit_ms=60_000)
+async def expire_reviews(ctx: JobContext, as_of: str | None = None) -> None:
+    expired = await service.expire_reviews(ctx.session, reference_instant(parse_as_of(as_of)))
+    if expired:
+        log.info("reviews_expired", count=expired)

@@ -18,11 +18,11 @@ from domain.ledger import credit, debit, post_entry
 from domain.tenancy import service
 from fraud import service as fraud_service
 from fraud.types import IdKind, OrderSnapshot
+from tests.fixtures.factories import bearer
 
 SECRET = "test-secret"
 # A valid body for POSTs with a path id, so that the lookup (not validation) decides the answer.
 VALID_BODIES = {"/approve": {"note": "x"}, "/reject": {"note": "x"}, "/outcome": {"outcome": "good"}}
-from tests.fixtures.factories import bearer
 
 PARAM = re.compile(r"{(\w+):\w+}")
 # Platform keys are above tenants by design (they manage operators); their routes are not tenant-scoped.

@@ -160,12 +160,12 @@ def invoke(*args: str) -> Result:
 def test_cli_jobs_list_lists_every_job():
     result = invoke("jobs", "list")
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    assert len(lines) == 2
-    assert lines[0].split()[:4] == ["purge-idempotency-keys", "15", "*", "*"]
-    assert "idempotency.purge" in lines[0]
-    assert lines[1].split()[:4] == ["purge-outbox", "30", "3", "*"]
-    assert "outbox.purge" in lines[1]
+    lines = {line.split()[0]: line for line in result.output.splitlines()}
+    assert set(lines) == {"expire-reviews", "purge-idempotency-keys", "purge-outbox"}
+    assert lines["purge-idempotency-keys"].split()[1:5] == ["15", "*", "*", "*"]
+    assert "idempotency.purge" in lines["purge-idempotency-keys"]
+    assert lines["purge-outbox"].split()[1:5] == ["30", "3", "*", "*"]
+    assert "outbox.purge" in lines["purge-outbox"]
 
 
 async def test_cli_purge_idempotency_keys_as_of(committed_db):

@@ -52,13 +52,25 @@ NEGATIVE_KINDS = (IdKind.ADDRESS, IdKind.PHONE, IdKind.EMAIL, IdKind.DEVICE)
 # -- screening -------------------------------------------------------------------------------------------------
 
 
+# Parsed policies by (tenant, version): a version never changes, and parsing (plus the engine's per-policy caches)
+# should not be paid on every screening.
+_POLICY_CACHE: dict[tuple[str, int], Policy] = {}
+_POLICY_CACHE_MAX = 10_000
+
+
 async def active_policy(session: AsyncSession, tenant_id: str) -> Policy:
     """The tenant's latest policy version, or the shipped default (whose version number no tenant version uses:
     a tenant's first own policy is the default's version + 1)."""
     latest = await FraudRepository.from_session(session).latest_policy(tenant_id)
     if latest is None:
         return default_policy()
-    return Policy.model_validate({**latest.body, "version": latest.version})
+    cache_key = (tenant_id, latest.version)
+    policy = _POLICY_CACHE.get(cache_key)
+    if policy is None:
+        if len(_POLICY_CACHE) >= _POLICY_CACHE_MAX:
+            _POLICY_CACHE.clear()
+        policy = _POLICY_CACHE[cache_key] = Policy.model_validate({**latest.body, "version": latest.version})
+    return policy
 
 
 async def screen(

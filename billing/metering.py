@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.kit import clock
 from domain.kit.db import ID_LENGTH, Base, TenantOwned
-from domain.kit.dialect import insert_ignore
+from domain.kit.dialect import insert_ignore_returning
 from domain.kit.ids import new_id
 
 SCREENING = "screening"
@@ -34,18 +34,17 @@ async def record_usage(
     session: AsyncSession, tenant_id: str, kind: str, source_id: str, occurred_at: dt.datetime | None = None
 ) -> bool:
     """Record one billable event; ``False`` if this (kind, source) was already recorded."""
-    result = await session.execute(
-        insert_ignore(
-            session,
-            UsageEvent,
-            tenant_id=tenant_id,
-            id=new_id("use"),
-            kind=kind,
-            source_id=source_id,
-            occurred_at=occurred_at or clock.utc_now(),
-        ).returning(UsageEvent.id)
+    inserted = await insert_ignore_returning(
+        session,
+        UsageEvent,
+        "id",
+        tenant_id=tenant_id,
+        id=new_id("use"),
+        kind=kind,
+        source_id=source_id,
+        occurred_at=occurred_at or clock.utc_now(),
     )
-    return result.scalar_one_or_none() is not None
+    return inserted is not None
 
 
 async def count_usage(session: AsyncSession, tenant_id: str, kind: str, since: dt.datetime, until: dt.datetime) -> int:

@@ -1,5 +1,6 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
+from billing.metering import UsageEvent
 from domain.kit.audit import AuditEvent
 from domain.kit.db import Base, metadata
 from domain.kit.idempotency import IdempotencyRecord
@@ -7,7 +8,6 @@ from domain.kit.jobs import Lease
 from domain.kit.outbox import OutboxMessage, ProcessedMessage
 from domain.ledger.models import JournalEntry, LedgerAccount, Posting
 from domain.tenancy.models import ApiKey, Merchant, Operator
-from billing.metering import UsageEvent
 from fraud.models import (
     ExternalAddress,
     ListEntry,
@@ -19,8 +19,14 @@ from fraud.models import (
 )
 
 __all__ = [
-    "ExternalAddress", "ListEntry", "NegativeEntry", "NegativeReport", "PolicyVersion", "Screening",
-    "ScreeningIdentifier", "UsageEvent",
+    "ExternalAddress",
+    "ListEntry",
+    "NegativeEntry",
+    "NegativeReport",
+    "PolicyVersion",
+    "Screening",
+    "ScreeningIdentifier",
+    "UsageEvent",
     "ApiKey",
     "AuditEvent",
     "Base",

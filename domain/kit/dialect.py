@@ -9,9 +9,10 @@ proven on PostgreSQL only.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Insert, Select, text
+from sqlalchemy import Insert, Select, Table, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +26,24 @@ def insert_ignore(session: AsyncSession, table: Any, **values: Any) -> Insert:
     """``INSERT … ON CONFLICT DO NOTHING`` for the session's dialect (call ``.returning(...)`` on it)."""
     ins = pg_insert(table) if is_postgres(session) else sqlite_insert(table)
     return ins.values(**values).on_conflict_do_nothing()
+
+
+@lru_cache(maxsize=256)
+def _insert_ignore_statement(dialect: str, table: Table, returning: str | None) -> Any:
+    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).on_conflict_do_nothing()
+    return ins.returning(table.c[returning]) if returning else ins
+
+
+async def insert_ignore_returning(session: AsyncSession, model: Any, returning: str, **values: Any) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING <returning>``: the value if a row was inserted, else ``None``.
+
+    The statement is built once per (dialect, table) and the values travel as parameters: on hot paths (usage
+    events, inbox claims, outbox rows, idempotency claims) building a new statement per call costs more than the
+    round trip.
+    """
+    table: Table = model.__table__
+    stmt = _insert_ignore_statement(session.get_bind().dialect.name, table, returning)
+    return (await session.execute(stmt, values)).scalar_one_or_none()
 
 
 def for_update(session: AsyncSession, stmt: Select[Any], *, skip_locked: bool = False) -> Select[Any]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.kit import clock
 from domain.kit.db import ID_LENGTH, Base
-from domain.kit.dialect import insert_ignore
+from domain.kit.dialect import insert_ignore_returning
 from domain.kit.repository import Repository
 
 RETENTION = dt.timedelta(hours=24)
@@ -74,22 +74,21 @@ class IdempotencyRepository(Repository):
         self, ref: KeyRef, *, method: str, path: str, request_hash: str, stale_after: dt.timedelta
     ) -> Claim:
         now = clock.utc_now()
-        inserted = await self.session.execute(
-            insert_ignore(
-                self.session,
-                IdempotencyRecord,
-                tenant_id=ref.tenant_id,
-                api_key_id=ref.api_key_id,
-                key=ref.key,
-                request_method=method,
-                request_path=path,
-                request_hash=request_hash,
-                state="in_flight",
-                created_at=now,
-                locked_at=now,
-            ).returning(IdempotencyRecord.key)
+        inserted = await insert_ignore_returning(
+            self.session,
+            IdempotencyRecord,
+            "key",
+            tenant_id=ref.tenant_id,
+            api_key_id=ref.api_key_id,
+            key=ref.key,
+            request_method=method,
+            request_path=path,
+            request_hash=request_hash,
+            state="in_flight",
+            created_at=now,
+            locked_at=now,
         )
-        if inserted.scalar_one_or_none() is not None:
+        if inserted is not None:
             return Claim(ClaimOutcome.CLAIMED)
         record = (await self.session.execute(select(IdempotencyRecord).where(*ref.where()))).scalar_one()
         if (record.request_hash, record.request_method, record.request_path) != (request_hash, method, path):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.kit import clock, context
 from domain.kit.db import ID_LENGTH, Base
-from domain.kit.dialect import for_update, insert_ignore
+from domain.kit.dialect import for_update, insert_ignore_returning
 from domain.kit.ids import new_id
 from domain.kit.repository import Repository
 
@@ -89,8 +89,7 @@ async def enqueue(
         available_at=now + (delay or dt.timedelta(0)),
         attempts=0,
     )
-    result = await session.execute(insert_ignore(session, OutboxMessage, **values).returning(OutboxMessage.id))
-    inserted = result.scalar_one_or_none()
+    inserted = await insert_ignore_returning(session, OutboxMessage, "id", **values)
     if inserted is not None:
         session.info[KICK_FLAG] = True
     return inserted
@@ -98,12 +97,10 @@ async def enqueue(
 
 async def claim_message(session: AsyncSession, message_id: str, actor: str) -> bool:
     """Record that ``actor`` handles ``message_id`` in this transaction; ``False`` if it already did."""
-    result = await session.execute(
-        insert_ignore(
-            session, ProcessedMessage, message_id=message_id, actor=actor, processed_at=clock.utc_now()
-        ).returning(ProcessedMessage.message_id)
+    inserted = await insert_ignore_returning(
+        session, ProcessedMessage, "message_id", message_id=message_id, actor=actor, processed_at=clock.utc_now()
     )
-    return result.scalar_one_or_none() is not None
+    return inserted is not None
 
 
 class OutboxRepository(Repository):

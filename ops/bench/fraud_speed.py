@@ -18,6 +18,8 @@ Results are printed; ``--json`` also prints them as one JSON object.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 import gc
 import json
 import platform
@@ -284,13 +286,27 @@ def bench_normalise(args: argparse.Namespace) -> dict[str, Any]:
     return {"part": "normalise + screen (build_identity, in-memory lookups)", **_measure(call, args.n, args.seconds)}
 
 
+def bench_http(args: argparse.Namespace) -> dict[str, Any]:
+    """POST /v1/screenings on PostgreSQL (ops/bench/screening_http.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from screening_http import bench_http as run_http
+
+    return run_http(args)
+
+
 PARTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "engine": bench_engine,
     "normalise": bench_normalise,
+    "http": bench_http,
 }
 
 
 def report(result: dict[str, Any]) -> None:
+    if result["part"].startswith("http"):
+        from screening_http import report_http
+
+        report_http(result)
+        return
     print(f"\n{result['part']}")
     if "skipped" in result:
         print(f"  skipped: {result['skipped']}")

@@ -18,15 +18,15 @@ Results are printed; ``--json`` also prints them as one JSON object.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 import gc
 import json
 import platform
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fraud.engine import screen
@@ -286,6 +286,53 @@ def bench_normalise(args: argparse.Namespace) -> dict[str, Any]:
     return {"part": "normalise + screen (build_identity, in-memory lookups)", **_measure(call, args.n, args.seconds)}
 
 
+def _clear_normaliser_caches() -> int:
+    """Empty every lru_cache in fraud.normalize, so the next calls pay full normalisation."""
+    import importlib
+    import pkgutil
+
+    import fraud.normalize as package
+
+    cleared = 0
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"fraud.normalize.{info.name}")
+        for value in vars(module).values():
+            if hasattr(value, "cache_clear"):
+                value.cache_clear()
+                cleared += 1
+    return cleared
+
+
+def bench_normalise_cold(args: argparse.Namespace) -> dict[str, Any]:
+    """normalise + screen with empty caches and every input seen once: the worst case (no repeat customers)."""
+    from fraud.normalize import build_identity
+
+    rng = random.Random(args.seed + 2)  # noqa: S311 - reproducible test data, not security
+    policy = default_policy()
+    n = max(args.n, 20_000)
+    snapshots = [raw_case(rng, 1_000_000 + i) for i in range(n)]
+    history, lists, external = History(), ListHits(), ExternalHits()
+    _clear_normaliser_caches()
+    gc.collect()
+    latencies: list[float] = []
+    started = time.perf_counter()
+    for snapshot in snapshots:
+        t = time.perf_counter()
+        screen(snapshot, build_identity(snapshot), history, lists, external, policy)
+        latencies.append(time.perf_counter() - t)
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "part": "normalise + screen, cold caches, every input new (worst case)",
+        "per_second": round(n / elapsed),
+        "calls": n,
+        "p50_us": round(latencies[n // 2] * 1e6, 1),
+        "p99_us": round(latencies[int(n * 0.99)] * 1e6, 1),
+        "max_us": round(latencies[-1] * 1e6, 1),
+        "mean_us": round(elapsed / n * 1e6, 1),
+    }
+
+
 def bench_http(args: argparse.Namespace) -> dict[str, Any]:
     """POST /v1/screenings on PostgreSQL (ops/bench/screening_http.py)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -297,6 +344,7 @@ def bench_http(args: argparse.Namespace) -> dict[str, Any]:
 PARTS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "engine": bench_engine,
     "normalise": bench_normalise,
+    "normalise_cold": bench_normalise_cold,
     "http": bench_http,
 }
 

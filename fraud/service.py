@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.metering import SCREENING, record_usage
 from domain.kit import audit, clock
-from domain.kit.dialect import insert_ignore
+from domain.kit.dialect import insert_ignore, insert_ignore_returning
 from domain.kit.errors import FieldIssue
 from domain.kit.ids import new_id
 from domain.kit.pagination import Page, PageRequest
@@ -392,7 +392,7 @@ class ImportResult:
 async def import_list(session: AsyncSession, principal: Principal, text: str, *, secret: str) -> ImportResult:
     """Bulk import ``list,kind,value[,note]`` lines (CSV, optional header). All or nothing: a bad line rejects
     the whole file, naming every bad line."""
-    rows: list[tuple[str, IdKind, str, str]] = []
+    rows: list[tuple[str, IdKind, str, str]] = []  # (list, kind, canonical key, note)
     issues: list[FieldIssue] = []
     for number, record in enumerate(csv.reader(io.StringIO(text)), start=1):
         if not record or all(not c.strip() for c in record) or record[0].strip().startswith("#"):
@@ -413,34 +413,33 @@ async def import_list(session: AsyncSession, principal: Principal, text: str, *,
             issues.append(FieldIssue(f"line:{number}", f"unknown kind {kind_text!r}", "kind"))
             continue
         try:
-            canonical_key(kind, value)
+            key = canonical_key(kind, value)
         except InvalidIdentifier:
             issues.append(FieldIssue(f"line:{number}", f"not a usable {kind.value}", "value"))
             continue
-        rows.append((list_name, kind, value, note))
+        rows.append((list_name, kind, key, note))
     if issues:
         raise InvalidImport(f"{len(issues)} bad line(s); nothing was imported", issues=issues)
     if not rows:
         raise InvalidImport("the file has no entries", issues=[FieldIssue("line:1", "no entries", "empty")])
     added = 0
-    for list_name, kind, value, note in rows:
-        key_hash = identifier_hash(secret, kind, canonical_key(kind, value))
-        result = await session.execute(
-            insert_ignore(
-                session,
-                ListEntry,
-                tenant_id=principal.require_tenant(),
-                id=new_id("lst"),
-                list=list_name,
-                kind=kind.value,
-                key_hash=key_hash,
-                masked=mask(kind, canonical_key(kind, value)),
-                note=note,
-                created_by=principal.api_key_id,
-                created_at=clock.utc_now(),
-            ).returning(ListEntry.id)
+    tenant_id = principal.require_tenant()
+    for list_name, kind, key, note in rows:
+        inserted = await insert_ignore_returning(
+            session,
+            ListEntry,
+            "id",
+            tenant_id=tenant_id,
+            id=new_id("lst"),
+            list=list_name,
+            kind=kind.value,
+            key_hash=identifier_hash(secret, kind, key),
+            masked=mask(kind, key),
+            note=note,
+            created_by=principal.api_key_id,
+            created_at=clock.utc_now(),
         )
-        added += result.scalar_one_or_none() is not None
+        added += inserted is not None
     audit.record(
         session,
         tenant_id=principal.require_tenant(),

@@ -55,8 +55,8 @@ class Params(_Strict):
     velocity_ip_1h: CountThreshold = 10
     many_names_at_address: CountThreshold = 3  # distinct other names at the delivery address, 7 d
     many_addresses_for_phone: CountThreshold = 3  # distinct other delivery addresses with the phone, 7 d
-    device_shared_across_identities: CountThreshold = 3  # distinct other phones/emails on the device, 7 d
-    ip_shared_across_identities: CountThreshold = 5  # distinct other phones/emails from the IP, 24 h
+    device_shared_across_identities: CountThreshold = 3  # distinct other buyer names on the device, 7 d
+    ip_shared_across_identities: CountThreshold = 5  # distinct other buyer names from the IP, 24 h
     first_order_high_amount: Amount = 30_000  # a buyer's first order at or above this
     high_amount: Amount = 50_000  # any order at or above this
     # Lists, not tuples: strict mode accepts only a list from a Python dict (a stored policy body), and the model

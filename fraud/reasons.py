@@ -223,14 +223,14 @@ _CATALOGUE: list[Reason] = [
         "device_shared_across_identities",
         _F.DEVICE,
         _C.ACCESS,
-        "This device was used by several other buyers (phones/emails) in the last 7 days.",
+        "This device was used by several other buyers (by name) in the last 7 days.",
         "直近7日間に同じ端末が複数の別の購入者(電話番号・メール)で使われています。",
     ),
     _r(
         "ip_shared_across_identities",
         _F.DEVICE,
         _C.ACCESS,
-        "This IP address was used by several other buyers (phones/emails) in the last 24 hours.",
+        "This IP address was used by several other buyers (by name) in the last 24 hours.",
         "直近24時間に同じIPアドレスが複数の別の購入者(電話番号・メール)で使われています。",
     ),
     # behaviour

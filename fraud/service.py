@@ -35,8 +35,14 @@ from fraud.errors import (
 from fraud.external import CATEGORIES, shipped_categories
 from fraud.hashing import identifier_hash, mask
 from fraud.models import ExternalAddress, ListEntry, NegativeEntry, NegativeReport, PolicyVersion, Screening
-from fraud.models import ScreeningIdentifier as FI
-from fraud.normalize import build_identity, normalize_address, normalize_email, normalize_name, normalize_phone
+from fraud.normalize import (
+    build_identity,
+    canonical_ip,
+    normalize_address,
+    normalize_email,
+    normalize_name,
+    normalize_phone,
+)
 from fraud.policy import Policy, default_policy
 from fraud.repository import FraudRepository
 from fraud.signals import evaluate_signals
@@ -125,18 +131,15 @@ async def screen(
         },
         status="in_review" if in_review else "decided",
         review_deadline=now + dt.timedelta(hours=policy.review_hours) if in_review else None,
+        reviewed_by=None,
+        review_note=None,
+        reviewed_at=None,
+        outcome=None,
+        outcome_at=None,
         created_at=now,
     )
-    session.add(screening)
-    await session.flush()  # the screening row first: identifiers reference it
-    session.add_all(
-        [
-            FI(tenant_id=tenant_id, screening_id=screening.id, kind=kind.value, key_hash=h, created_at=now)
-            for kind, h in hashes.items()
-        ]
-    )
+    await repo.insert_screening(screening, hashes)
     await record_usage(session, tenant_id, SCREENING, screening.id, occurred_at=now)
-    await session.flush()
     return screening
 
 
@@ -316,6 +319,10 @@ def canonical_key(kind: IdKind, value: str) -> str:
         key = email.key if email is not None else None
     elif kind is IdKind.NAME:
         key = normalize_name(value).key or None
+    elif kind is IdKind.IP:
+        key = canonical_ip(value.strip())  # as screenings store it: ::ffff:1.2.3.4 → 1.2.3.4, IPv6 compressed
+        if key is None:
+            raise InvalidIdentifier("not an IP address", issues=[FieldIssue("#/value", "not an IP address", "invalid")])
     else:
         key = value.strip() or None
     if not key:

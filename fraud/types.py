@@ -151,8 +151,8 @@ class History:
     counts: dict[tuple[IdKind, Window], int] = field(default_factory=dict)
     names_at_address: int = 0  # distinct other buyer names seen at the delivery address (7 d)
     addresses_for_phone: int = 0  # distinct other delivery addresses seen with the phone (7 d)
-    identities_for_device: int = 0  # distinct other phones/emails seen with the device id (7 d)
-    identities_for_ip: int = 0  # distinct other phones/emails seen from the IP (24 h)
+    identities_for_device: int = 0  # distinct other buyer names seen with the device id (7 d)
+    identities_for_ip: int = 0  # distinct other buyer names seen from the IP (24 h)
     prior_orders: int = 0  # earlier screenings of this buyer (same phone or email), any time, capped
     address_known_for_buyer: bool = False  # the buyer has shipped to this delivery address before
 

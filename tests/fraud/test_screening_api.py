@@ -172,6 +172,16 @@ class TestLists:
         r = await client.post("/admin/v1/fraud/lists/import", headers=h, content=good.encode())
         assert r.status_code == 200 and r.json() == {"object": "list_import", "added": 2, "unchanged": 1}
 
+    async def test_ip_entries_match_however_the_address_is_written(self, client, tenant_a):
+        h = bearer(tenant_a.admin_key)
+        r = await client.post(
+            "/admin/v1/fraud/lists", headers=h, json={"list": "block", "kind": "ip", "value": "::ffff:133.242.0.10"}
+        )
+        assert r.status_code == 201, r.text
+        assert (await screen(client, tenant_a, order())).json()["verdict"] == "NG"  # the order comes from 133.242.0.10
+        bad = await client.post("/admin/v1/fraud/lists", headers=h, json={"list": "block", "kind": "ip", "value": "x"})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "#/value"
+
     async def test_lists_are_per_tenant(self, client, tenant_a, tenant_b):
         r = await client.post(
             "/admin/v1/fraud/lists",

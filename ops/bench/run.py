@@ -47,8 +47,13 @@ MERCHANT_SQL = "SELECT * FROM merchants WHERE merchants.tenant_id = %s AND merch
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "BNPL_DATABASE_URL": URL, "BNPL_RATE_LIMIT_PER_MINUTE": "0", "BNPL_LOG_LEVEL": "WARNING",
-            "BNPL_ENV": "development"}
+    return {
+        **os.environ,
+        "BNPL_DATABASE_URL": URL,
+        "BNPL_RATE_LIMIT_PER_MINUTE": "0",
+        "BNPL_LOG_LEVEL": "WARNING",
+        "BNPL_ENV": "development",
+    }
 
 
 def prepare() -> tuple[str, str, str, str]:
@@ -82,8 +87,12 @@ def wrk(path: str, key: str | None, seconds: int, connections: int) -> dict[str,
         return float(m.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
 
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-            "p50_ms": ms("50%"), "p99_ms": ms("99%"), "errors": float(non2xx.group(1)) if non2xx else 0.0}
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "errors": float(non2xx.group(1)) if non2xx else 0.0,
+    }
 
 
 async def python_load(path: str, key: str | None, seconds: int, connections: int) -> dict[str, float]:
@@ -91,8 +100,10 @@ async def python_load(path: str, key: str | None, seconds: int, connections: int
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{PORT}", headers=headers,
-                                 limits=httpx.Limits(max_connections=connections)) as client:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{PORT}", headers=headers, limits=httpx.Limits(max_connections=connections)
+    ) as client:
+
         async def loop() -> None:
             nonlocal errors
             while time.perf_counter() < deadline:
@@ -105,12 +116,17 @@ async def python_load(path: str, key: str | None, seconds: int, connections: int
         await asyncio.gather(*[loop() for _ in range(connections)])
         elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"rps": len(latencies) / elapsed, "p50_ms": latencies[len(latencies) // 2],
-            "p99_ms": latencies[int(len(latencies) * 0.99)], "errors": float(errors)}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[int(len(latencies) * 0.99)],
+        "errors": float(errors),
+    }
 
 
-async def baseline(secret_hash: str, tenant_id: str, merchant_id: str, seconds: int,
-                   concurrency: int, pool_size: int) -> dict[str, float]:
+async def baseline(
+    secret_hash: str, tenant_id: str, merchant_id: str, seconds: int, concurrency: int, pool_size: int
+) -> dict[str, float]:
     """The authenticated GET's two statements through bare psycopg, with the API's pool size and concurrency."""
     latencies: list[float] = []
     async with AsyncConnectionPool(DSN, min_size=pool_size, max_size=pool_size, open=False) as pool:
@@ -130,8 +146,12 @@ async def baseline(secret_hash: str, tenant_id: str, merchant_id: str, seconds: 
         await asyncio.gather(*[loop() for _ in range(concurrency)])
         elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"rps": len(latencies) / elapsed, "p50_ms": latencies[len(latencies) // 2],
-            "p99_ms": latencies[int(len(latencies) * 0.99)], "errors": 0.0}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[int(len(latencies) * 0.99)],
+        "errors": 0.0,
+    }
 
 
 def main() -> None:
@@ -141,8 +161,13 @@ def main() -> None:
     args = parser.parse_args()
 
     key, secret_hash, tenant_id, merchant_id = prepare()
-    server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(PORT)], env=env(), cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(PORT)],
+        env=env(),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
@@ -166,13 +191,17 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=10)
     results["baseline_bare_psycopg_same_sql"] = asyncio.run(
-        baseline(secret_hash, tenant_id, merchant_id, args.seconds, args.connections, pool_size=10))
+        baseline(secret_hash, tenant_id, merchant_id, args.seconds, args.connections, pool_size=10)
+    )
     ratio = results["get_merchant_authenticated"]["rps"] / results["baseline_bare_psycopg_same_sql"]["rps"]
     report = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
-        "load_tool": tool, "seconds": args.seconds, "connections": args.connections,
-        "results": results, "ratio_api_to_baseline": round(ratio, 3),
+        "load_tool": tool,
+        "seconds": args.seconds,
+        "connections": args.connections,
+        "results": results,
+        "ratio_api_to_baseline": round(ratio, 3),
     }
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)

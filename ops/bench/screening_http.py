@@ -31,8 +31,9 @@ def _wrk(path: str, key: str, seconds: float, connections: int, script: Path | N
     if script is not None:
         cmd += ["-s", str(script)]
     env = {**os.environ, "BNPL_BENCH_KEY": key}
-    out = subprocess.run([*cmd, f"http://127.0.0.1:{spine.PORT}{path}"], capture_output=True, text=True, check=True,
-                         env=env).stdout
+    out = subprocess.run(
+        [*cmd, f"http://127.0.0.1:{spine.PORT}{path}"], capture_output=True, text=True, check=True, env=env
+    ).stdout
 
     def ms(label: str) -> float:
         m = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out)
@@ -41,16 +42,25 @@ def _wrk(path: str, key: str, seconds: float, connections: int, script: Path | N
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     assert rps, out
-    return {"rps": float(rps.group(1)), "p50_ms": ms("50%"), "p99_ms": ms("99%"),
-            "errors": float(non2xx.group(1)) if non2xx else 0.0}
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": ms("50%"),
+        "p99_ms": ms("99%"),
+        "errors": float(non2xx.group(1)) if non2xx else 0.0,
+    }
 
 
 def bench_http(args: argparse.Namespace) -> dict[str, Any]:
     if not shutil.which("wrk"):
         return {"part": "http: POST /v1/screenings", "skipped": "wrk is not installed (apt-get install wrk)"}
     key, _hash, _tenant, _merchant = spine.prepare()
-    server = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(spine.PORT)], env=spine.env(),
-                              cwd=spine.ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(spine.PORT)],
+        env=spine.env(),
+        cwd=spine.ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
@@ -75,8 +85,12 @@ def bench_http(args: argparse.Namespace) -> dict[str, Any]:
         conn.execute(f'DROP DATABASE IF EXISTS "{spine.DB_NAME}" WITH (FORCE)')
     return {
         "part": "http: POST /v1/screenings (PostgreSQL, one server process, wrk -c16)",
-        "per_second": round(post["rps"]), "p50_ms": post["p50_ms"], "p99_ms": post["p99_ms"],
-        "errors": int(post["errors"]), "screenings_stored": screenings, "usage_events": usage,
+        "per_second": round(post["rps"]),
+        "p50_ms": post["p50_ms"],
+        "p99_ms": post["p99_ms"],
+        "errors": int(post["errors"]),
+        "screenings_stored": screenings,
+        "usage_events": usage,
         "identifier_rows": identifiers,
         "baseline_get_merchant_rps": round(get["rps"]),
         "ratio_to_authenticated_get": round(post["rps"] / get["rps"], 3) if get["rps"] else None,
@@ -88,12 +102,18 @@ def report_http(result: dict[str, Any]) -> None:
     if "skipped" in result:
         print(f"  skipped: {result['skipped']}")
         return
-    print(f"  {result['per_second']:>10,} screenings/s   p50 {result['p50_ms']} ms   p99 {result['p99_ms']} ms   "
-          f"non-2xx {result['errors']}")
-    print(f"  stored {result['screenings_stored']:,} screenings, {result['usage_events']:,} usage events, "
-          f"{result['identifier_rows']:,} identifier rows")
-    print(f"  baseline GET /v1/merchant {result['baseline_get_merchant_rps']:,} req/s in the same run; "
-          f"ratio {result['ratio_to_authenticated_get']}")
+    print(
+        f"  {result['per_second']:>10,} screenings/s   p50 {result['p50_ms']} ms   p99 {result['p99_ms']} ms   "
+        f"non-2xx {result['errors']}"
+    )
+    print(
+        f"  stored {result['screenings_stored']:,} screenings, {result['usage_events']:,} usage events, "
+        f"{result['identifier_rows']:,} identifier rows"
+    )
+    print(
+        f"  baseline GET /v1/merchant {result['baseline_get_merchant_rps']:,} req/s in the same run; "
+        f"ratio {result['ratio_to_authenticated_get']}"
+    )
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ _POLICY_CACHE_MAX = 10_000
 async def active_policy(session: AsyncSession, tenant_id: str) -> Policy:
     """The tenant's latest policy version, or the shipped default (whose version number no tenant version uses:
     a tenant's first own policy is the default's version + 1)."""
-    latest = await FraudRepository.from_session(session).latest_policy(tenant_id)
+    latest = await latest_policy_version(session, tenant_id)
     if latest is None:
         return default_policy()
     cache_key = (tenant_id, latest.version)
@@ -545,6 +545,11 @@ async def update_policy(session: AsyncSession, principal: Principal, body: dict[
     )
     await session.flush()
     return stored
+
+
+async def latest_policy_version(session: AsyncSession, tenant_id: str) -> PolicyVersion | None:
+    """The tenant's stored policy in force, or ``None`` while the shipped default applies."""
+    return await FraudRepository.from_session(session).latest_policy(tenant_id)
 
 
 async def policy_versions(session: AsyncSession, principal: Principal) -> list[PolicyVersion]:

@@ -30,6 +30,7 @@ from app.settings import Settings
 from app.uow import Database
 from domain.kit.tenancy import Principal, Role
 from fraud import service
+from fraud.policy import default_policy
 from fraud.types import IdKind
 
 ScreeningId = Annotated[str, Parameter(title="Screening id", description="A screening's id (scr_…).")]
@@ -285,10 +286,10 @@ class FraudPolicyController(Controller):
     @get(operation_id="GetFraudPolicy", summary="The active screening policy", responses=READ)
     async def get_policy(self, db: NamedDependency[Database], principal: NamedDependency[Principal]) -> PolicyOut:
         async with db.read() as session:
-            policy = await service.active_policy(session, principal.require_tenant())
-            versions = await service.policy_versions(session, principal)
-        if versions:
-            return PolicyOut.of(versions[0])
+            latest = await service.latest_policy_version(session, principal.require_tenant())
+        if latest is not None:
+            return PolicyOut.of(latest)
+        policy = default_policy()
         return PolicyOut(
             version=policy.version,
             policy=policy.model_dump(mode="json", exclude={"version"}),

@@ -34,6 +34,7 @@ from app.http.admin.merchants import MerchantController
 from app.http.admin.operator import get_own_operator
 from app.http.checkout.merchant import get_own_merchant
 from app.http.checkout.screenings import ScreeningController
+from app.http.checkout.webhooks import WebhookEndpointController, WebhookEventController
 from app.http.deps import DEPENDENCIES
 from app.http.health import health, ready
 from app.http.platform.operators import OperatorController
@@ -101,7 +102,15 @@ class ApplicationCore(InitPluginProtocol):
                         NegativeController,
                     ],
                 ),
-                Router("/v1", route_handlers=[get_own_merchant, ScreeningController]),
+                Router(
+                    "/v1",
+                    route_handlers=[
+                        get_own_merchant,
+                        ScreeningController,
+                        WebhookEndpointController,
+                        WebhookEventController,
+                    ],
+                ),
             ]
         )
         app_config.dependencies.update(DEPENDENCIES)

@@ -8,6 +8,7 @@ from domain.kit.jobs import Lease
 from domain.kit.outbox import OutboxMessage, ProcessedMessage
 from domain.ledger.models import JournalEntry, LedgerAccount, Posting
 from domain.tenancy.models import ApiKey, Merchant, Operator
+from domain.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from fraud.models import (
     ExternalAddress,
     ListEntry,
@@ -19,6 +20,10 @@ from fraud.models import (
 )
 
 __all__ = [
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "ExternalAddress",
     "ListEntry",
     "NegativeEntry",

@@ -16,13 +16,20 @@ from domain.kit.pagination import PageRequest
 from domain.kit.tenancy import Principal, Role
 from domain.ledger import credit, debit, post_entry
 from domain.tenancy import service
+from domain.webhooks import emit
+from domain.webhooks import service as webhook_service
 from fraud import service as fraud_service
 from fraud.types import IdKind, OrderSnapshot
 from tests.fixtures.factories import bearer
 
 SECRET = "test-secret"
-# A valid body for POSTs with a path id, so that the lookup (not validation) decides the answer.
-VALID_BODIES = {"/approve": {"note": "x"}, "/reject": {"note": "x"}, "/outcome": {"outcome": "good"}}
+# A valid body for POSTs and PATCHes with a path id, so that the lookup (not validation) decides the answer.
+VALID_BODIES = {
+    "/approve": {"note": "x"},
+    "/reject": {"note": "x"},
+    "/outcome": {"outcome": "good"},
+    "/webhook-endpoints/{endpoint_id:str}": {"description": "x"},  # PATCH
+}
 
 PARAM = re.compile(r"{(\w+):\w+}")
 # Platform keys are above tenants by design (they manage operators); their routes are not tenant-scoped.
@@ -61,6 +68,11 @@ async def _resources_of(db, tenant):
         external = await fraud_service.add_external_address(
             s, tenant.admin, category="hotel", address="東京都港区赤坂1-1-1", label=""
         )
+        endpoint = await webhook_service.create_endpoint(
+            s, merchant, url="https://shop.example.jp/hooks", enabled_events=["*"], secret_key=SECRET
+        )
+        await emit(s, tenant_id=tenant.id, merchant_id=tenant.merchant.id, type="order.authorized", data={})
+        [event] = (await webhook_service.list_events(s, merchant, PageRequest(limit=1))).items
     return {
         "merchant_id": tenant.merchant.id,
         "key_id": next(k.id for k in keys.items if k.role == Role.MERCHANT.value),
@@ -68,6 +80,8 @@ async def _resources_of(db, tenant):
         "screening_id": screening.id,
         "list_entry_id": listed.id,
         "external_id": external.id,
+        "endpoint_id": endpoint.endpoint.id,
+        "event_id": event.id,
     }
 
 
@@ -92,7 +106,8 @@ async def test_every_route_with_an_id_is_404_for_another_tenant(client, db, tena
         statuses = {}
         for key in (tenant_b.admin_key, tenant_b.finance_key, tenant_b.merchant_key):
             body = next((b for suffix, b in VALID_BODIES.items() if path.endswith(suffix)), {})
-            r = await client.request(method, url, headers=bearer(key), json=body if method == "POST" else None)
+            sent = body if method in ("POST", "PATCH") else None
+            r = await client.request(method, url, headers=bearer(key), json=sent)
             statuses[key[:8]] = r.status_code
         # Every B key either may not call the route at all (403) or does not find A's resource (404).
         assert set(statuses.values()) <= {403, 404}, f"{method} {path}: {statuses}"

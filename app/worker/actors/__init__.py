@@ -1,5 +1,5 @@
 """Importing this package registers every actor."""
 
-from app.worker.actors import fraud, housekeeping
+from app.worker.actors import fraud, housekeeping, webhooks
 
-__all__ = ["fraud", "housekeeping"]
+__all__ = ["fraud", "housekeeping", "webhooks"]

@@ -94,7 +94,7 @@ class Idempotency:
         method, path = self.request.method, self.request.url.path
         fingerprint = request_fingerprint(method, path, await self.request.body())
 
-        async with self.db.transaction() as session:
+        async with self.db.autocommit() as session:  # each statement of the claim is atomic on its own
             claim = await IdempotencyRepository.from_session(session).claim(
                 ref, method=method, path=path, request_hash=fingerprint, stale_after=self.stale_after
             )

@@ -48,6 +48,14 @@ class Database:
             async with AsyncSession(bind=conn, expire_on_commit=False) as session:
                 yield session
 
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncSession]:
+        """A session whose statements each commit on their own (PostgreSQL), for work made of single atomic
+        statements (the idempotency claim: an ``INSERT … ON CONFLICT``, a read, a compare-and-set): it saves the
+        BEGIN and COMMIT round trips. Elsewhere it is a transaction."""
+        async with self.read() as session:
+            yield session
+
     async def dispose(self) -> None:
         if self.engine is not None:
             await self.engine.dispose()

@@ -12,7 +12,7 @@ import hashlib
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Insert, Select, Table, text
+from sqlalchemy import Insert, Select, Table, TextClause, bindparam, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,20 +29,47 @@ def insert_ignore(session: AsyncSession, table: Any, **values: Any) -> Insert:
 
 
 @lru_cache(maxsize=256)
-def _insert_ignore_statement(dialect: str, table: Table, returning: str | None) -> Any:
-    ins = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).on_conflict_do_nothing()
-    return ins.returning(table.c[returning]) if returning else ins
+def _insert_ignore_statement(table: Table, columns: tuple[str, ...], returning: str | None) -> TextClause:
+    """``INSERT … ON CONFLICT DO NOTHING [RETURNING]`` as text with typed binds (JSON and UTC datetime columns
+    convert as they do through the ORM). The same text serves PostgreSQL and SQLite (≥ 3.35). SQLAlchemy cannot
+    cache the compiled form of a dialect ``insert(...).on_conflict_do_nothing()``, so building it per call costs
+    more than the round trip; this is built once per (table, columns, returning)."""
+    names = ", ".join(columns)
+    binds = ", ".join(f":{c}" for c in columns)
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({binds}) ON CONFLICT DO NOTHING"  # noqa: S608 - names only
+    if returning:
+        sql += f" RETURNING {returning}"
+    stmt = text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+    if returning:
+        return stmt.columns(table.c[returning])  # type: ignore[return-value]
+    return stmt
+
+
+def _python_defaults(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` plus the Python-side defaults of the columns it leaves out (as an ORM insert would apply)."""
+    missing = [c for c in table.columns if c.key not in values and c.default is not None]
+    if not missing:
+        return values
+    out = dict(values)
+    for column in missing:
+        default: Any = column.default
+        if default.is_scalar:
+            out[column.key] = default.arg
+        elif default.is_callable:
+            out[column.key] = default.arg(None)
+    return out
 
 
 async def insert_ignore_returning(session: AsyncSession, model: Any, returning: str, **values: Any) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING RETURNING <returning>``: the value if a row was inserted, else ``None``.
 
-    The statement is built once per (dialect, table) and the values travel as parameters: on hot paths (usage
-    events, inbox claims, outbox rows, idempotency claims) building a new statement per call costs more than the
-    round trip.
+    The statement is built once per (table, columns) and the values travel as parameters: on hot paths (usage
+    events, inbox claims, outbox rows, idempotency claims, orders) building a new statement per call costs more
+    than the round trip. Columns left out get their Python-side defaults, as through the ORM.
     """
     table: Table = model.__table__
-    stmt = _insert_ignore_statement(session.get_bind().dialect.name, table, returning)
+    values = _python_defaults(table, values)
+    stmt = _insert_ignore_statement(table, tuple(values), returning)
     return (await session.execute(stmt, values)).scalar_one_or_none()
 
 

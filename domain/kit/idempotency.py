@@ -12,7 +12,7 @@ import datetime as dt
 import enum
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, LargeBinary, String, delete, select, update
+from sqlalchemy import Integer, LargeBinary, String, bindparam, delete, select, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.kit import clock
@@ -69,6 +69,13 @@ class KeyRef:
         )
 
 
+# Prebuilt: it runs once per idempotent request.
+_COMPLETE = text(
+    "UPDATE idempotency_keys SET state = 'completed', response_status = :s, response_content_type = :ct,"
+    " response_body = :b WHERE tenant_id = :t AND api_key_id = :a AND key = :k"
+).bindparams(bindparam("b", type_=LargeBinary()))
+
+
 class IdempotencyRepository(Repository):
     async def claim(
         self, ref: KeyRef, *, method: str, path: str, request_hash: str, stale_after: dt.timedelta
@@ -112,11 +119,8 @@ class IdempotencyRepository(Repository):
         return Claim(ClaimOutcome.IN_FLIGHT, record)
 
     async def complete(self, ref: KeyRef, *, status: int, content_type: str, body: bytes) -> None:
-        await self.session.execute(
-            update(IdempotencyRecord)
-            .where(*ref.where())
-            .values(state="completed", response_status=status, response_content_type=content_type, response_body=body)
-        )
+        params = {"t": ref.tenant_id, "a": ref.api_key_id, "k": ref.key, "s": status, "ct": content_type, "b": body}
+        await self.session.execute(_COMPLETE, params)
 
     async def release(self, ref: KeyRef) -> None:
         """Forget an in-flight claim whose request failed unexpectedly, so the client may retry."""

@@ -32,7 +32,9 @@ from app.http.admin.fraud import (
 from app.http.admin.ledger import LedgerController
 from app.http.admin.merchants import MerchantController
 from app.http.admin.operator import get_own_operator
+from app.http.admin.orders import AdminOrderController, CreditPolicyController
 from app.http.checkout.merchant import get_own_merchant
+from app.http.checkout.orders import OrderController
 from app.http.checkout.screenings import ScreeningController
 from app.http.checkout.webhooks import WebhookEndpointController, WebhookEventController
 from app.http.deps import DEPENDENCIES
@@ -100,6 +102,8 @@ class ApplicationCore(InitPluginProtocol):
                         ExternalAddressController,
                         FraudPolicyController,
                         NegativeController,
+                        AdminOrderController,
+                        CreditPolicyController,
                     ],
                 ),
                 Router(
@@ -107,6 +111,7 @@ class ApplicationCore(InitPluginProtocol):
                     route_handlers=[
                         get_own_merchant,
                         ScreeningController,
+                        OrderController,
                         WebhookEndpointController,
                         WebhookEventController,
                     ],

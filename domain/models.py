@@ -1,7 +1,10 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from billing.metering import UsageEvent
+from domain.checkout.models import Capture, Consumer, ConsumerKey, CreditPolicyVersion, Order, Refund
+from domain.invoicing.models import Invoice
 from domain.kit.audit import AuditEvent
+from domain.kit.counters import TenantCounter
 from domain.kit.db import Base, metadata
 from domain.kit.idempotency import IdempotencyRecord
 from domain.kit.jobs import Lease
@@ -24,6 +27,14 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",
+    "Capture",
+    "Consumer",
+    "ConsumerKey",
+    "CreditPolicyVersion",
+    "Invoice",
+    "Order",
+    "Refund",
+    "TenantCounter",
     "ExternalAddress",
     "ListEntry",
     "NegativeEntry",

@@ -167,6 +167,13 @@ class FraudRepository(Repository):
                 ],
             )
 
+    async def get_for_tenant(self, tenant_id: str, screening_id: str, *, for_update: bool = False) -> Screening | None:
+        """A screening by id within one tenant (system callers: jobs and other capabilities' services)."""
+        stmt = select(Screening).where(Screening.tenant_id == tenant_id, Screening.id == screening_id)
+        if for_update and self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).one_or_none()
+
     async def get(self, principal: Principal, screening_id: str, *, for_update: bool = False) -> Screening | None:
         stmt = readable_statement(Screening, principal).where(Screening.id == screening_id)
         if for_update and self.session.get_bind().dialect.name == "postgresql":

@@ -46,7 +46,7 @@ from fraud.normalize import (
 from fraud.policy import Policy, default_policy
 from fraud.repository import FraudRepository
 from fraud.signals import evaluate_signals
-from fraud.types import ExternalHits, IdKind, ListHits, OrderSnapshot, Verdict
+from fraud.types import Decision, ExternalHits, Identity, IdKind, ListHits, OrderSnapshot, Verdict
 
 LISTS = ("allow", "block")
 OUTCOMES = ("fraud", "chargeback", "good")
@@ -79,17 +79,50 @@ async def active_policy(session: AsyncSession, tenant_id: str) -> Policy:
     return policy
 
 
+async def policy_at_version(session: AsyncSession, tenant_id: str, version: int | None) -> Policy:
+    """The tenant's policy of a known version (``None``: the shipped default), from the cache when it can: for a
+    caller that already read the latest version number together with its other data (checkout)."""
+    if version is None:
+        return default_policy()
+    policy = _POLICY_CACHE.get((tenant_id, version))
+    if policy is not None:
+        return policy
+    return await active_policy(session, tenant_id)
+
+
 async def screen(
     session: AsyncSession, principal: Principal, *, order_ref: str, snapshot: OrderSnapshot, secret: str
 ) -> Screening:
     """Screen one order: normalise, read history and hits, decide, store the screening, bill one usage event."""
+    screening, _identity = await screen_order(session, principal, order_ref=order_ref, snapshot=snapshot, secret=secret)
+    return screening
+
+
+async def screen_order(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    order_ref: str,
+    snapshot: OrderSnapshot,
+    secret: str,
+    bill: bool = True,
+    forced: Verdict | None = None,
+    policy: Policy | None = None,
+) -> tuple[Screening, Identity]:
+    """:func:`screen`, also answering the normalised identity (checkout resolves the consumer from it).
+
+    ``bill=False`` records no usage event (a sandbox merchant's screenings are free). ``forced`` overrides the
+    verdict (test mode's documented buyer data); the engine's score and reasons are kept for the record.
+    ``policy``: the tenant's active policy, when the caller has it already (``policy_at_version``).
+    """
     tenant_id = principal.require_tenant()
     assert principal.merchant_id is not None
     now = clock.utc_now()
     identity = build_identity(snapshot)
     hashes = {kind: identifier_hash(secret, kind, key) for kind, key in identity.keys().items()}
     repo = FraudRepository.from_session(session)
-    policy = await active_policy(session, tenant_id)
+    if policy is None:
+        policy = await active_policy(session, tenant_id)
     history = await repo.history(tenant_id, hashes, now)
     address_key = identity.delivery_address.key or None
     listed, external = await repo.hits(tenant_id, hashes, address_key)
@@ -103,6 +136,8 @@ async def screen(
     external_hits = ExternalHits(categories=frozenset(external))
     signals = evaluate_signals(snapshot, identity, history, lists, external_hits, policy)
     decision = engine.decide(signals, policy)
+    if forced is not None:
+        decision = Decision(verdict=forced, score=decision.score, reasons=decision.reasons)
     in_review = decision.verdict is Verdict.REVIEW
     screening = Screening(
         tenant_id=tenant_id,
@@ -138,9 +173,12 @@ async def screen(
         outcome_at=None,
         created_at=now,
     )
+    if forced is not None:
+        screening.features["test_mode_forced"] = forced.value
     await repo.insert_screening(screening, hashes)
-    await record_usage(session, tenant_id, SCREENING, screening.id, occurred_at=now)
-    return screening
+    if bill:
+        await record_usage(session, tenant_id, SCREENING, screening.id, occurred_at=now)
+    return screening, identity
 
 
 def _jsonable(signals: dict[str, Any]) -> dict[str, Any]:
@@ -195,8 +233,26 @@ async def decide_review(
     return screening
 
 
-async def expire_reviews(session: AsyncSession, now: dt.datetime) -> int:
-    """REVIEW screenings past their deadline become ``expired`` (the merchant treats them as declined)."""
+async def withdraw_review(session: AsyncSession, principal: Principal | str, tenant_id: str, screening_id: str) -> None:
+    """The order under review was cancelled by the merchant: the REVIEW leaves the queue as ``withdrawn``."""
+    screening = await FraudRepository.from_session(session).get_for_tenant(tenant_id, screening_id, for_update=True)
+    if screening is None or screening.status != "in_review":
+        return
+    screening.status = "withdrawn"
+    audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=principal,
+        action="screening.withdrawn",
+        resource_type="screening",
+        resource_id=screening.id,
+    )
+    await session.flush()
+
+
+async def expire_reviews(session: AsyncSession, now: dt.datetime) -> list[Screening]:
+    """REVIEW screenings past their deadline become ``expired`` (the merchant treats them as declined).
+    Answers the expired screenings, so that checkout can decline their orders in the same transaction."""
     expired = await FraudRepository.from_session(session).due_reviews(now)
     for screening in expired:
         screening.status = "expired"
@@ -209,7 +265,7 @@ async def expire_reviews(session: AsyncSession, now: dt.datetime) -> int:
             resource_id=screening.id,
         )
     await session.flush()
-    return len(expired)
+    return expired
 
 
 # -- outcomes and the shared negative database -----------------------------------------------------------------
@@ -243,6 +299,8 @@ async def report_outcome(
 async def _register_screening_negative(
     session: AsyncSession, principal: Principal, screening: Screening, reason: str
 ) -> None:
+    if screening.features.get("test_mode_forced"):
+        return  # a sandbox order's data is test data: it never enters the shared negative database
     hashes = await FraudRepository.from_session(session).identifier_hashes(screening.tenant_id, screening.id)
     for kind in NEGATIVE_KINDS:
         if kind.value in hashes:

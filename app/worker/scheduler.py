@@ -38,6 +38,18 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         "Expire REVIEW screenings whose review deadline has passed.",
     ),
     ScheduledJob(
+        "expire-authorizations",
+        "checkout.expire_authorizations",
+        "10 * * * *",
+        "Expire authorizations not captured within the policy's authorization_days.",
+    ),
+    ScheduledJob(
+        "lapse-guarantees",
+        "checkout.lapse_guarantees",
+        "20 * * * *",
+        "Claw back the advance of orders whose arrival was not confirmed within arrival_days.",
+    ),
+    ScheduledJob(
         "purge-idempotency-keys",
         "idempotency.purge",
         "15 * * * *",

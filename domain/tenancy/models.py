@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, ForeignKeyConstraint, String
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, ForeignKeyConstraint, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.kit.db import ID_LENGTH, Base, TenantOwned, Timestamped
@@ -31,6 +31,10 @@ class Merchant(TenantOwned, Timestamped, Base):
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="active")  # active | suspended
+    # The consumer fee (請求手数料) on each of this merchant's invoices, tax included, in minor units.
+    consumer_fee: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    # A sandbox merchant: documented buyer data forces OK, REVIEW or NG, and its screenings are not billed.
+    test_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ApiKey(Timestamped, Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, select
 
+from domain.kit.dialect import for_update as for_update_
 from domain.kit.pagination import Page, PageRequest, paginate
 from domain.kit.repository import Repository
 from domain.kit.tenancy import Principal, Role, readable_statement
@@ -31,8 +32,10 @@ class OperatorRepository(Repository):
 
 
 class MerchantRepository(Repository):
-    async def get(self, principal: Principal, merchant_id: str) -> Merchant | None:
+    async def get(self, principal: Principal, merchant_id: str, *, for_update: bool = False) -> Merchant | None:
         stmt = readable_statement(Merchant, principal).where(Merchant.id == merchant_id)
+        if for_update:
+            stmt = for_update_(self.session, stmt)
         return (await self.session.scalars(stmt)).one_or_none()
 
     async def list(self, principal: Principal, page: PageRequest) -> Page[Merchant]:

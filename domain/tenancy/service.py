@@ -59,9 +59,19 @@ async def list_operators(session: AsyncSession, page: PageRequest) -> Page[Opera
     return await OperatorRepository.from_session(session).list(page)
 
 
-async def create_merchant(session: AsyncSession, principal: Principal, *, name: str) -> Merchant:
+async def create_merchant(
+    session: AsyncSession, principal: Principal, *, name: str, consumer_fee: int = 0, test_mode: bool = False
+) -> Merchant:
     tenant_id = principal.require_tenant()
-    merchant = Merchant(tenant_id=tenant_id, id=new_id("mch"), name=name, status="active", created_at=clock.utc_now())
+    merchant = Merchant(
+        tenant_id=tenant_id,
+        id=new_id("mch"),
+        name=name,
+        status="active",
+        consumer_fee=consumer_fee,
+        test_mode=test_mode,
+        created_at=clock.utc_now(),
+    )
     session.add(merchant)
     audit.record(
         session,
@@ -70,6 +80,35 @@ async def create_merchant(session: AsyncSession, principal: Principal, *, name: 
         action="merchant.created",
         resource_type="merchant",
         resource_id=merchant.id,
+    )
+    await session.flush()
+    return merchant
+
+
+async def update_merchant(
+    session: AsyncSession,
+    principal: Principal,
+    merchant_id: str,
+    *,
+    name: str | None = None,
+    consumer_fee: int | None = None,
+    status: str | None = None,
+) -> Merchant:
+    """Change a merchant's name, consumer fee or status (a merchant's test mode is fixed at creation)."""
+    merchant = await MerchantRepository.from_session(session).get(principal, merchant_id, for_update=True)
+    if merchant is None:
+        raise MerchantNotFound(f"no merchant {merchant_id}")
+    changes = {k: v for k, v in (("name", name), ("consumer_fee", consumer_fee), ("status", status)) if v is not None}
+    for key, value in changes.items():
+        setattr(merchant, key, value)
+    audit.record(
+        session,
+        tenant_id=merchant.tenant_id,
+        actor=principal,
+        action="merchant.updated",
+        resource_type="merchant",
+        resource_id=merchant.id,
+        data={"fields": sorted(changes)},
     )
     await session.flush()
     return merchant

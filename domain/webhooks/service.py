@@ -304,14 +304,15 @@ async def emit(
     tenant_id: str,
     merchant_id: str,
     type: str,  # noqa: A002 - the public keyword of the contract
-    data: dict[str, Any],
+    data: dict[str, Any] | Callable[[], dict[str, Any]],
 ) -> None:
     """Record that ``type`` happened to a merchant's resource, for delivery after the transaction commits.
 
     Call it inside the business transaction, after the change: ``data`` is the resource's full snapshot as the
-    merchant API renders it (JSON-able). With no active endpoint subscribed to ``type`` this is one indexed
-    SELECT and writes nothing; otherwise it stores the event, one delivery per subscribed endpoint and one outbox
-    job per delivery. It flushes nothing else and never commits.
+    merchant API renders it (JSON-able), or a function that renders it (called only if an endpoint listens).
+    With no active endpoint subscribed to ``type`` this is one indexed SELECT and writes nothing; otherwise it
+    stores the event, one delivery per subscribed endpoint and one outbox job per delivery. It flushes nothing
+    else and never commits.
 
     Raises:
         ValueError: ``type`` is not a dotted lowercase name (``order.authorized``); a programming error.
@@ -325,6 +326,8 @@ async def emit(
     targets = [endpoint_id for endpoint_id, events in live if _subscribes(events, type)]
     if not targets:
         return
+    if callable(data):  # rendered only when someone listens: most merchants' orders have no endpoint
+        data = data()
     now = clock.utc_now()
     event_id = new_id("evt")
     await repo.insert_event(

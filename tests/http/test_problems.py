@@ -134,8 +134,8 @@ class TestFailures:
     async def test_database_lost_mid_request_is_503_and_writes_nothing(self, client, tenant_a, db, monkeypatch):
         real = service.create_merchant
 
-        async def half_then_die(session, principal, *, name):
-            await real(session, principal, name=name)  # the row is flushed ...
+        async def half_then_die(session, principal, **fields):
+            await real(session, principal, **fields)  # the row is flushed ...
             raise OperationalError("INSERT", {}, ConnectionResetError("server closed the connection"))
 
         before = await merchant_count(db)

@@ -11,6 +11,8 @@ import re
 import pytest
 from litestar.routes import HTTPRoute
 
+from domain.checkout import service as checkout_service
+from domain.checkout.schemas import Buyer, Item, OrderRequest
 from domain.kit.money import Money
 from domain.kit.pagination import PageRequest
 from domain.kit.tenancy import Principal, Role
@@ -29,6 +31,15 @@ VALID_BODIES = {
     "/reject": {"note": "x"},
     "/outcome": {"outcome": "good"},
     "/webhook-endpoints/{endpoint_id:str}": {"description": "x"},  # PATCH
+    "/captures": {"carrier": "yamato", "tracking_number": "123456789013"},
+    "/refunds": {},
+    "/arrival": {},
+    "/cancel": {},
+    "/release": {},
+    "/orders/{order_id:str}": {  # PATCH: a decrease of the order below
+        "amount": 1000,
+        "items": [{"ref": "SKU-1", "name": "緑茶", "unit_price": 1000, "quantity": 1, "tax_rate": 8}],
+    },
 }
 
 PARAM = re.compile(r"{(\w+):\w+}")
@@ -73,6 +84,19 @@ async def _resources_of(db, tenant):
         )
         await emit(s, tenant_id=tenant.id, merchant_id=tenant.merchant.id, type="order.authorized", data={})
         [event] = (await webhook_service.list_events(s, merchant, PageRequest(limit=1))).items
+        order = await checkout_service.authorize(
+            s,
+            merchant,
+            OrderRequest(
+                merchant_order_id="ISO-ORDER-1",
+                amount=2000,
+                currency="JPY",
+                items=[Item(ref="SKU-1", name="緑茶", unit_price=1000, quantity=2, tax_rate=8)],
+                buyer=Buyer(name="佐藤花子", address="大阪府大阪市北区梅田1-1-1", email="hanako@example.jp"),
+            ),
+            secret=SECRET,
+        )
+        assert order.status == "authorized", (order.status, order.decline_detail)
     return {
         "merchant_id": tenant.merchant.id,
         "key_id": next(k.id for k in keys.items if k.role == Role.MERCHANT.value),
@@ -82,6 +106,8 @@ async def _resources_of(db, tenant):
         "external_id": external.id,
         "endpoint_id": endpoint.endpoint.id,
         "event_id": event.id,
+        "order_id": order.id,
+        "merchant_order_id": order.merchant_order_id,
     }
 
 

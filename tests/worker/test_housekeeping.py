@@ -161,7 +161,13 @@ def test_cli_jobs_list_lists_every_job():
     result = invoke("jobs", "list")
     assert result.exit_code == 0, result.output
     lines = {line.split()[0]: line for line in result.output.splitlines()}
-    assert set(lines) == {"expire-reviews", "purge-idempotency-keys", "purge-outbox"}
+    assert set(lines) == {
+        "expire-reviews",
+        "expire-authorizations",
+        "lapse-guarantees",
+        "purge-idempotency-keys",
+        "purge-outbox",
+    }
     assert lines["purge-idempotency-keys"].split()[1:5] == ["15", "*", "*", "*"]
     assert "idempotency.purge" in lines["purge-idempotency-keys"]
     assert lines["purge-outbox"].split()[1:5] == ["30", "3", "*", "*"]

@@ -35,6 +35,8 @@ def only_housekeeping_jobs(monkeypatch):
 def test_the_cron_table():
     assert [(j.command, j.actor, j.cron) for j in SCHEDULE] == [
         ("expire-reviews", "fraud.expire_reviews", "*/5 * * * *"),
+        ("expire-authorizations", "checkout.expire_authorizations", "10 * * * *"),
+        ("lapse-guarantees", "checkout.lapse_guarantees", "20 * * * *"),
         ("purge-idempotency-keys", "idempotency.purge", "15 * * * *"),
         ("purge-outbox", "outbox.purge", "30 3 * * *"),
     ]

@@ -28,6 +28,7 @@ from app.http.schemas.fraud import (
 from app.idempotency import Idempotency
 from app.settings import Settings
 from app.uow import Database
+from domain.checkout import service as checkout
 from domain.kit.tenancy import Principal, Role
 from fraud import service
 from fraud.policy import default_policy
@@ -39,7 +40,7 @@ ExternalId = Annotated[
     str, Parameter(title="External address id", description="An external address entry's id (ext_…).")
 ]
 Status = Annotated[
-    Literal["decided", "in_review", "approved", "rejected", "expired"] | None,
+    Literal["decided", "in_review", "approved", "rejected", "expired", "withdrawn"] | None,
     QueryParameter(title="Status", description="Only screenings in this status (in_review: the review queue)."),
 ]
 VerdictQ = Annotated[
@@ -105,9 +106,9 @@ class ScreeningAdminController(Controller):
         screening_id: ScreeningId,
     ) -> Response[ScreeningOut]:
         async def op(session: AsyncSession) -> ScreeningOut:
-            return ScreeningOut.of(
-                await service.decide_review(session, principal, screening_id, approve=True, note=data.note)
-            )
+            screening = await service.decide_review(session, principal, screening_id, approve=True, note=data.note)
+            await checkout.after_screening_review(session, principal, screening_id, approve=True)
+            return ScreeningOut.of(screening)
 
         return await idempotency.run(op)
 
@@ -126,9 +127,9 @@ class ScreeningAdminController(Controller):
         screening_id: ScreeningId,
     ) -> Response[ScreeningOut]:
         async def op(session: AsyncSession) -> ScreeningOut:
-            return ScreeningOut.of(
-                await service.decide_review(session, principal, screening_id, approve=False, note=data.note)
-            )
+            screening = await service.decide_review(session, principal, screening_id, approve=False, note=data.note)
+            await checkout.after_screening_review(session, principal, screening_id, approve=False)
+            return ScreeningOut.of(screening)
 
         return await idempotency.run(op)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import require_roles
 from app.http.responses import LIST, READ, WRITE
 from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
-from app.http.schemas.tenancy import MerchantCreate, MerchantOut
+from app.http.schemas.tenancy import MerchantCreate, MerchantOut, MerchantUpdate
 from app.idempotency import Idempotency
 from app.uow import Database
 from domain.kit.tenancy import Principal, Role
@@ -34,7 +34,10 @@ class MerchantController(Controller):
         idempotency: NamedDependency[Idempotency],
     ) -> Response[MerchantOut]:
         async def op(session: AsyncSession) -> MerchantOut:
-            return MerchantOut.of(await service.create_merchant(session, principal, name=data.name))
+            merchant = await service.create_merchant(
+                session, principal, name=data.name, consumer_fee=data.consumer_fee, test_mode=data.test_mode
+            )
+            return MerchantOut.of(merchant)
 
         return await idempotency.run(op, status_code=201)
 
@@ -59,3 +62,24 @@ class MerchantController(Controller):
     ) -> MerchantOut:
         async with db.read() as session:
             return MerchantOut.of(await service.get_merchant(session, principal, merchant_id))
+
+    @patch(
+        "/{merchant_id:str}",
+        operation_id="UpdateMerchant",
+        summary="Change a merchant's name, consumer fee or status",
+        responses=WRITE,
+    )
+    async def update_merchant(
+        self,
+        data: JSONBody[MerchantUpdate],
+        principal: NamedDependency[Principal],
+        idempotency: NamedDependency[Idempotency],
+        merchant_id: MerchantId,
+    ) -> Response[MerchantOut]:
+        async def op(session: AsyncSession) -> MerchantOut:
+            merchant = await service.update_merchant(
+                session, principal, merchant_id, name=data.name, consumer_fee=data.consumer_fee, status=data.status
+            )
+            return MerchantOut.of(merchant)
+
+        return await idempotency.run(op)

@@ -82,7 +82,7 @@ class MerchantScreeningOut(ReadModel):
     id: str = Field(examples=["scr_01JD3Q5V6X7Y8Z9A0B1C2D3E4F"])
     order_id: str
     verdict: Literal["OK", "REVIEW", "NG"]
-    status: Literal["decided", "in_review", "approved", "rejected", "expired"]
+    status: Literal["decided", "in_review", "approved", "rejected", "expired", "withdrawn"]
     reasons: list[ReasonOut]
     review_deadline: dt.datetime | None
     outcome: Literal["fraud", "chargeback", "good"] | None
@@ -119,7 +119,7 @@ class ScreeningOut(ReadModel):
     reasons: list[ReasonOut]
     features: dict[str, Any] = Field(description="Signals, history counts and hits the decision was made from.")
     policy_version: int
-    status: Literal["decided", "in_review", "approved", "rejected", "expired"]
+    status: Literal["decided", "in_review", "approved", "rejected", "expired", "withdrawn"]
     review_deadline: dt.datetime | None
     reviewed_at: dt.datetime | None
     review_note: str | None

@@ -29,6 +29,18 @@ class OperatorOut(ReadModel):
 
 class MerchantCreate(WriteModel):
     name: Name = Field(description="The shop's name as the consumer sees it.")
+    consumer_fee: int = Field(
+        default=0, ge=0, le=10_000, description="The consumer fee (請求手数料) per invoice, tax included, in yen."
+    )
+    test_mode: bool = Field(
+        default=False, description="A sandbox merchant: documented buyer data forces outcomes; screenings are free."
+    )
+
+
+class MerchantUpdate(WriteModel):
+    name: Name | None = None
+    consumer_fee: int | None = Field(default=None, ge=0, le=10_000)
+    status: Literal["active", "suspended"] | None = None
 
 
 class MerchantOut(ReadModel):
@@ -36,6 +48,8 @@ class MerchantOut(ReadModel):
     id: str = Field(examples=["mch_01JD3Q5V6X7Y8Z9A0B1C2D3E4F"])
     name: str
     status: Literal["active", "suspended"]
+    consumer_fee: int
+    test_mode: bool
     created_at: dt.datetime
 
     @classmethod

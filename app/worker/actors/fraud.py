@@ -1,10 +1,11 @@
-"""Fraud jobs: REVIEW screenings whose deadline passed expire."""
+"""Fraud jobs: REVIEW screenings whose deadline passed expire (and their orders are declined)."""
 
 from __future__ import annotations
 
 from app.logging import get_logger
 from app.worker.actors.housekeeping import reference_instant
 from app.worker.registry import JobContext, actor, parse_as_of
+from domain.checkout import service as checkout
 from fraud import service
 
 log = get_logger(__name__)
@@ -14,5 +15,7 @@ log = get_logger(__name__)
 @actor("fraud.expire_reviews", time_limit_ms=60_000)
 async def expire_reviews(ctx: JobContext, as_of: str | None = None) -> None:
     expired = await service.expire_reviews(ctx.session, reference_instant(parse_as_of(as_of)))
+    # Their orders are declined in the same transaction (the merchant is told by webhook).
+    orders = await checkout.decline_expired_reviews(ctx.session, [(s.tenant_id, s.id) for s in expired])
     if expired:
-        log.info("reviews_expired", count=expired)
+        log.info("reviews_expired", count=len(expired), orders_declined=orders)

@@ -1,0 +1,181 @@
+"""Issuing and voiding consumer invoices, and the print data of an enclosed (同梱) invoice.
+
+Checkout decides *when* (capture for 別送, authorization for 同梱); this module decides *what*: the number, the
+due date (issue date in JST + the policy's days), the fee and its tax, and the payment keys, which derive from
+the invoice number so that reconciliation can parse them back (``domain/invoicing/keys.py``). Money movements
+are posted by checkout, which knows why the money moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.checkout.policy import CreditPolicy
+from domain.invoicing import keys
+from domain.invoicing.models import Invoice
+from domain.kit import audit, clock, counters
+from domain.kit.ids import new_id
+from domain.kit.tenancy import Principal, readable_statement
+
+INVOICE_COUNTER = "invoice"
+
+
+def virtual_account_for(number: int) -> str:
+    """The invoice's virtual account: the branch's 999,999 numbers are handed out in a cycle (an account comes
+    back to the pool long after its invoice closed; reconciliation matches it to the open invoice holding it)."""
+    return keys.virtual_account_number((number - 1) % keys.MAX_VIRTUAL_ACCOUNT_SEQ + 1)
+
+
+def fee_tax(fee: int, rate_percent: int) -> int:
+    """The consumption tax included in a tax-inclusive fee, rounded down (端数切捨て)."""
+    return fee * rate_percent // (100 + rate_percent)
+
+
+async def issue(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    order_id: str,
+    merchant_id: str,
+    consumer_id: str | None,
+    delivery: str,
+    currency: str,
+    principal: int,
+    fee: int,
+    policy: CreditPolicy,
+    capture_id: str | None = None,
+    supersedes: Invoice | None = None,
+    actor: Principal | str = "system",
+) -> Invoice:
+    """Issue an invoice today (JST). A successor of ``supersedes`` keeps its paid amount and fee recognition."""
+    number = await counters.next_value(session, tenant_id, INVOICE_COUNTER)
+    today = clock.jst_today()
+    reissue = supersedes.reissue + 1 if supersedes is not None else 0
+    invoice = Invoice(
+        tenant_id=tenant_id,
+        id=new_id("inv"),
+        number=number,
+        order_id=order_id,
+        merchant_id=merchant_id,
+        consumer_id=consumer_id,
+        capture_id=capture_id,
+        delivery=delivery,
+        status="issued",
+        currency=currency,
+        principal=principal,
+        fee=fee,
+        fee_tax=fee_tax(fee, policy.fee_tax_rate_percent),
+        fee_recognized=supersedes.fee_recognized if supersedes is not None else False,
+        paid_amount=supersedes.paid_amount if supersedes is not None else 0,
+        issue_date=today,
+        due_date=today + dt.timedelta(days=policy.invoice_due_days),
+        payment_number=keys.payment_number(policy.issuer_code, number, min(reissue, keys.MAX_REISSUE)),
+        virtual_account=(
+            f"{policy.virtual_account_bank}-{policy.virtual_account_branch}-{virtual_account_for(number)}"
+        ),
+        reissue=reissue,
+        supersedes_id=supersedes.id if supersedes is not None else None,
+        created_at=clock.utc_now(),
+    )
+    session.add(invoice)
+    audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=actor,
+        action="invoice.issued",
+        resource_type="invoice",
+        resource_id=invoice.id,
+        data={"order_id": order_id, "principal": principal, "fee": fee, "supersedes": invoice.supersedes_id},
+    )
+    await session.flush()
+    return invoice
+
+
+def date_from(invoice: Invoice, policy: CreditPolicy) -> None:
+    """Date an unpaid invoice from today (JST): issue date today, due date + the policy's days. The payment
+    keys do not change (the barcode's due date is computed from the invoice when printed)."""
+    if invoice.paid_amount:
+        return
+    today = clock.jst_today()
+    invoice.issue_date, invoice.due_date = today, today + dt.timedelta(days=policy.invoice_due_days)
+
+
+def void(invoice: Invoice, reason: str, session: AsyncSession, actor: Principal | str = "system") -> None:
+    """Void an open invoice (its payment keys stop being accepted as this invoice's)."""
+    invoice.status = "voided"
+    invoice.voided_at = clock.utc_now()
+    invoice.void_reason = reason
+    audit.record(
+        session,
+        tenant_id=invoice.tenant_id,
+        actor=actor,
+        action="invoice.voided",
+        resource_type="invoice",
+        resource_id=invoice.id,
+        data={"reason": reason},
+    )
+
+
+async def open_invoices_of_order(session: AsyncSession, tenant_id: str, order_id: str) -> list[Invoice]:
+    """The order's open invoices, newest first, locked (the order row is locked first by every caller)."""
+    stmt = (
+        select(Invoice)
+        .where(Invoice.tenant_id == tenant_id, Invoice.order_id == order_id, Invoice.status == "issued")
+        .order_by(Invoice.id.desc())
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return list((await session.scalars(stmt)).all())
+
+
+async def invoices_of_order(session: AsyncSession, principal: Principal, order_id: str) -> list[Invoice]:
+    stmt = readable_statement(Invoice, principal).where(Invoice.order_id == order_id).order_by(Invoice.id)
+    return list((await session.scalars(stmt)).all())
+
+
+def barcode_data(invoice: Invoice, policy: CreditPolicy) -> str | None:
+    """The GS1-128 convenience-store barcode data of an invoice; ``None`` above the slip maximum (¥999,999).
+
+    The stamp-duty flag is set when the tax-exclusive total reaches ¥50,000 (taken as total × 100/110: the
+    consumer fee and most goods are at 10 %; a reduced-rate order errs towards the flag)."""
+    if not 1 <= invoice.balance <= keys.MAX_BARCODE_AMOUNT:
+        return None
+    return keys.gs1_128_barcode_data(
+        company_code=policy.barcode_company_code,
+        issuer_code=policy.issuer_code,
+        seq=invoice.number,
+        due_date=invoice.due_date,
+        amount=invoice.balance,
+        reissue=min(invoice.reissue, keys.MAX_REISSUE),
+        stamp=invoice.balance * 100 >= 50_000 * 110,
+    )
+
+
+def render_invoice(invoice: Invoice) -> dict[str, Any]:
+    """The merchant's and the webhook's view of an invoice."""
+    return {
+        "object": "invoice",
+        "id": invoice.id,
+        "number": invoice.number,
+        "order_id": invoice.order_id,
+        "status": invoice.status,
+        "delivery": invoice.delivery,
+        "currency": invoice.currency,
+        "principal": invoice.principal,
+        "fee": invoice.fee,
+        "fee_tax": invoice.fee_tax,
+        "total": invoice.total,
+        "paid_amount": invoice.paid_amount,
+        "balance": invoice.balance,
+        "issue_date": invoice.issue_date.isoformat(),
+        "due_date": invoice.due_date.isoformat(),
+        "payment_number": invoice.payment_number,
+        "virtual_account": invoice.virtual_account,
+        "supersedes_id": invoice.supersedes_id,
+        "voided_at": invoice.voided_at.isoformat() if invoice.voided_at else None,
+        "created_at": invoice.created_at.isoformat(),
+    }

@@ -1,4 +1,4 @@
-"""The CLI: every command has help; tenants and keys from the shell; the demo is created once."""
+"""The CLI: every command has help; tenants and keys from the shell (the demo: ``test_demo.py``)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import re
 
 import click
 from click.testing import CliRunner
-from sqlalchemy import func, select
 
 from app.cli import cli
-from domain.tenancy.models import ApiKey, Operator
 
 
 def _walk(group: click.Group, prefix: tuple[str, ...] = ()):
@@ -31,11 +29,6 @@ def test_every_command_has_help():
 async def invoke(*args: str):
     """Commands call anyio.run, so they run in a thread of their own, as from a shell."""
     return await asyncio.to_thread(CliRunner().invoke, cli, list(args))
-
-
-async def _count(db, model) -> int:
-    async with db.sessionmaker() as s:
-        return (await s.execute(select(func.count()).select_from(model))).scalar_one()
 
 
 async def test_operators_create_prints_a_working_admin_key(committed_db, committed_client):
@@ -66,13 +59,3 @@ async def test_keys_create_rejects_a_merchant_key_without_merchant(committed_db)
     operator_id = re.search(r"(opr_\w+)", out).group(1)
     result = await invoke("keys", "create", "--role", "merchant", "--operator", operator_id)
     assert result.exit_code != 0
-
-
-async def test_demo_is_created_once_and_prints_keys_once(committed_db):
-    first = await invoke("demo")
-    assert first.exit_code == 0, first.output
-    assert all(p in first.output for p in ("sk_plat_", "sk_admin_", "sk_fin_", "sk_mch_"))
-    second = await invoke("demo")
-    assert second.exit_code == 0 and "sk_" not in second.output.replace("bnpl keys create", "")
-    assert await _count(committed_db, Operator) == 1
-    assert await _count(committed_db, ApiKey) == 4

@@ -26,6 +26,7 @@ from typing import Annotated, Any
 from litestar import Request, Response
 from litestar.params import HeaderParameter
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import PROBLEM_JSON, handle_domain, problem_response
@@ -77,8 +78,14 @@ class Idempotency:
 
     async def run(self, op: Callable[[AsyncSession], Awaitable[Any]], *, status_code: int = 200) -> Response[Any]:
         if self.key is None:
-            async with self.db.transaction() as session:
-                result = await op(session)
+            for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+                try:
+                    async with self.db.transaction() as session:
+                        result = await op(session)
+                    break
+                except DBAPIError as exc:
+                    if not _retry(exc, attempt):
+                        raise
             body, media_type = self._render(result, status_code)
             return Response(body, status_code=status_code, media_type=media_type)
 
@@ -124,14 +131,20 @@ class Idempotency:
             )
 
         try:
-            async with self.db.transaction() as session:
-                result = await op(session)
-                body, media_type = self._render(result, status_code)
-                # Stored in the business transaction: the effect and its replayable response commit together.
-                await IdempotencyRepository.from_session(session).complete(
-                    ref, status=status_code, content_type=media_type, body=body
-                )
-            return Response(body, status_code=status_code, media_type=media_type)
+            for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+                try:
+                    async with self.db.transaction() as session:
+                        result = await op(session)
+                        body, media_type = self._render(result, status_code)
+                        # Stored in the business transaction: the effect and its replayable response commit together.
+                        await IdempotencyRepository.from_session(session).complete(
+                            ref, status=status_code, content_type=media_type, body=body
+                        )
+                    return Response(body, status_code=status_code, media_type=media_type)
+                except DBAPIError as exc:
+                    if not _retry(exc, attempt):
+                        raise
+            raise AssertionError("unreachable: the last attempt returns or raises")
         except DomainError as exc:
             problem = handle_domain(self.request, exc)
             if problem.status_code < 500:
@@ -155,6 +168,24 @@ class Idempotency:
                 await IdempotencyRepository.from_session(session).release(ref)
         except Exception as exc:  # noqa: BLE001 - the database may be why we are here; the claim goes stale
             log.warning("idempotency_release_failed", error=type(exc).__name__)
+
+
+# A deadlock (40P01) or serialization failure (40001) rolled the whole transaction back: nothing happened, and
+# running it again is safe. Rare by design (locks are taken in a fixed order), but a few paths (a PATCH that
+# moves an order to another, older consumer) can still meet; the client should not see a 503 for it.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+TRANSACTION_ATTEMPTS = 3
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def _retry(exc: DBAPIError, attempt: int) -> bool:
+    if is_transient(exc) and attempt < TRANSACTION_ATTEMPTS:
+        log.info("transaction_retried", attempt=attempt, sqlstate=getattr(exc.orig, "sqlstate", None))
+        return True
+    return False
 
 
 IdempotencyKeyHeader = Annotated[

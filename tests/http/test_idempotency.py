@@ -145,3 +145,54 @@ async def test_concurrent_duplicates_create_exactly_one(committed_client, commit
     created = {r.json()["id"] for r in responses if r.status_code == 201}
     assert len(created) == 1  # every 201 is the same merchant: the first, or its replay
     assert await merchants_named(committed_db, "Race") == 1
+
+
+class TestTransientFailures:
+    """A deadlock or serialization failure rolls the whole transaction back: the request runs again, and the
+    client sees one answer (not a 503) unless it keeps failing."""
+
+    @staticmethod
+    def deadlocking(monkeypatch, times: int) -> list[int]:
+        import psycopg
+        from sqlalchemy.exc import OperationalError
+
+        from domain.tenancy import service
+
+        real, calls = service.create_merchant, []
+
+        async def flaky(session, principal, **fields):
+            calls.append(1)
+            merchant = await real(session, principal, **fields)  # written, then the transaction dies
+            if len(calls) <= times:
+                raise OperationalError("UPDATE consumers", {}, psycopg.errors.DeadlockDetected("deadlock detected"))
+            return merchant
+
+        monkeypatch.setattr(service, "create_merchant", flaky)
+        return calls
+
+    @pytest.mark.parametrize("key", ["t-1", None])
+    async def test_a_deadlock_is_retried_and_applies_once(self, client, db, tenant_a, monkeypatch, key):
+        calls = self.deadlocking(monkeypatch, times=2)
+        headers = idem(key, tenant_a.admin_key) if key else bearer(tenant_a.admin_key)
+        r = await client.post("/admin/v1/merchants", headers=headers, json={"name": "Retried"})
+        assert r.status_code == 201, r.text
+        assert len(calls) == 3
+        assert await merchants_named(db, "Retried") == 1
+        if key:
+            again = await client.post("/admin/v1/merchants", headers=headers, json={"name": "Retried"})
+            assert again.json() == r.json() and again.headers["idempotent-replayed"] == "true"
+            assert await merchants_named(db, "Retried") == 1
+
+    async def test_a_deadlock_that_persists_is_a_retryable_503_and_releases_the_key(
+        self, client, db, tenant_a, monkeypatch
+    ):
+        calls = self.deadlocking(monkeypatch, times=99)
+        headers = idem("t-2", tenant_a.admin_key)
+        r = await client.post("/admin/v1/merchants", headers=headers, json={"name": "Stuck"})
+        assert r.status_code == 503 and r.json()["code"] == "service_unavailable", r.text
+        assert len(calls) == 3
+        assert await merchants_named(db, "Stuck") == 0
+        monkeypatch.undo()
+        retry = await client.post("/admin/v1/merchants", headers=headers, json={"name": "Stuck"})
+        assert retry.status_code == 201 and "idempotent-replayed" not in retry.headers
+        assert await merchants_named(db, "Stuck") == 1

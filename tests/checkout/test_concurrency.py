@@ -1,61 +1,30 @@
 """Checkout under real concurrency (PostgreSQL, real commits): the credit limit, 名寄せ merges, idempotency, and
 captures / refunds / cancels racing on one order.
 
-The requests go to a real uvicorn server running the app in the test's event loop, on the ``committed_db`` pool,
-and are sent together with ``asyncio.gather``. (Litestar's ``AsyncTestClient`` hands each request to its portal
-thread and blocks until it is answered: requests gathered through it run one after another, which would prove
-nothing here.) After each race: the ledger balances and every live consumer's ``outstanding`` is exactly the
-exposure of the orders that resolve to it (merged consumers hold nothing).
+The requests go to a real uvicorn server running the app in the test's event loop, on the ``committed_db`` pool
+(the ``http`` fixture, ``tests/fixtures/app.py``), and are sent together with ``asyncio.gather``. After each race:
+the ledger balances and every live consumer's ``outstanding`` is exactly the exposure of the orders that resolve to
+it (merged consumers hold nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from domain.checkout.models import Capture, Consumer, Order, Refund
 from domain.invoicing.models import Invoice
 from tests.checkout.helpers import create_order, ledger_ok, order_body, post, yamato
-from tests.fixtures.app import build_app
 from tests.fixtures.factories import Tenant, bearer, create_tenant
 
 pytestmark = pytest.mark.postgres_only
 
 LIMIT = 55_000
 INACTIVE = ("declined", "cancelled", "expired")
-
-
-# -- a real server ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def http(committed_db) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the app served by uvicorn in this event loop: gathered requests really run concurrently."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(committed_db), lifespan="on", log_level="warning", access_log=False)
-    )
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        assert not serving.done(), "uvicorn did not start"
-        await asyncio.sleep(0.01)
-    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    try:
-        async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await serving
-        sock.close()
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------

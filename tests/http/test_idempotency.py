@@ -134,11 +134,12 @@ class TestInFlight:
 
 
 @pytest.mark.postgres_only
-async def test_concurrent_duplicates_create_exactly_one(committed_client, committed_db):
+async def test_concurrent_duplicates_create_exactly_one(http, committed_db):
+    """Twelve requests in flight at once against a real server (the ``http`` fixture)."""
     tenant = await create_tenant(committed_db, "Concurrent")
     h = idem("race", tenant.admin_key)
     responses = await asyncio.gather(
-        *[committed_client.post("/admin/v1/merchants", headers=h, json={"name": "Race"}) for _ in range(12)]
+        *[http.post("/admin/v1/merchants", headers=h, json={"name": "Race"}) for _ in range(12)]
     )
     statuses = [r.status_code for r in responses]
     assert set(statuses) <= {201, 409}, statuses

@@ -195,12 +195,16 @@ class FraudRepository(Repository):
         return await paginate(self.session, stmt, Screening, page)
 
     async def due_reviews(self, now: dt.datetime, limit: int = 500) -> list[Screening]:
+        """Due reviews, locked; one an analyst (or a request) holds right now is skipped, so that its decision is
+        never overwritten by the expiry (PostgreSQL re-checks ``status`` once it has the lock)."""
         stmt = (
             select(Screening)
             .where(Screening.status == "in_review", Screening.review_deadline <= now)
             .order_by(Screening.review_deadline)
             .limit(limit)
         )
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
         return list((await self.session.scalars(stmt)).all())
 
     async def screenings_since(self, tenant_id: str | None, since: dt.datetime | None) -> list[Screening]:

@@ -250,6 +250,23 @@ async def withdraw_review(session: AsyncSession, principal: Principal | str, ten
     await session.flush()
 
 
+async def expire_review(session: AsyncSession, tenant_id: str, screening_id: str) -> None:
+    """One screening's review expires (its order's deadline passed), if it is still in review."""
+    screening = await FraudRepository.from_session(session).get_for_tenant(tenant_id, screening_id, for_update=True)
+    if screening is None or screening.status != "in_review":
+        return
+    screening.status = "expired"
+    audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor="system",
+        action="screening.expired",
+        resource_type="screening",
+        resource_id=screening.id,
+    )
+    await session.flush()
+
+
 async def expire_reviews(session: AsyncSession, now: dt.datetime) -> list[Screening]:
     """REVIEW screenings past their deadline become ``expired`` (the merchant treats them as declined).
     Answers the expired screenings, so that checkout can decline their orders in the same transaction."""

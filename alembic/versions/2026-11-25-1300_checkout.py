@@ -164,6 +164,13 @@ def upgrade() -> None:
             postgresql_where=sa.text("status NOT IN ('declined', 'cancelled', 'expired')"),
             sqlite_where=sa.text("status NOT IN ('declined', 'cancelled', 'expired')"),
         )
+        batch_op.create_index(
+            "ix_orders_review_deadline",
+            ["review_deadline"],
+            unique=False,
+            postgresql_where=sa.text("status = 'in_review'"),
+            sqlite_where=sa.text("status = 'in_review'"),
+        )
 
     op.create_table(
         "invoices",
@@ -291,6 +298,11 @@ def downgrade() -> None:
 
     op.drop_table("invoices")
     with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_orders_review_deadline",
+            postgresql_where=sa.text("status = 'in_review'"),
+            sqlite_where=sa.text("status = 'in_review'"),
+        )
         batch_op.drop_index(
             "uq_orders_active_merchant_order_id",
             postgresql_where=sa.text("status NOT IN ('declined', 'cancelled', 'expired')"),

@@ -105,6 +105,12 @@ class Order(TenantOwned, Timestamped, Base):
             postgresql_where=text("guarantee = 'pending'"),
             sqlite_where=text("guarantee = 'pending'"),
         ),
+        Index(
+            "ix_orders_review_deadline",
+            "review_deadline",
+            postgresql_where=text("status = 'in_review'"),
+            sqlite_where=text("status = 'in_review'"),
+        ),
         Index("ix_orders_screening", "tenant_id", "screening_id"),
         CheckConstraint(
             "captured_amount >= 0 AND released_amount >= 0 AND refunded_amount >= 0 AND exposure >= 0"

@@ -285,9 +285,24 @@ class CheckoutRepository(Repository):
             stmt = self._lock(stmt)
         return (await self.session.scalars(stmt)).one_or_none()
 
-    async def lock_by_id(self, tenant_id: str, order_id: str) -> Order | None:
-        stmt = self._lock(select(Order).where(Order.tenant_id == tenant_id, Order.id == order_id))
+    async def lock_by_id(self, tenant_id: str, order_id: str, *, skip_locked: bool = False) -> Order | None:
+        """Lock an order for a job; with ``skip_locked``, ``None`` when a request holds it right now."""
+        stmt = for_update(
+            self.session,
+            select(Order).where(Order.tenant_id == tenant_id, Order.id == order_id),
+            skip_locked=skip_locked,
+        )
         return (await self.session.scalars(stmt)).one_or_none()
+
+    async def due_reviews(self, now: dt.datetime, limit: int) -> list[tuple[str, str]]:
+        """(tenant, order) of orders still in review past their deadline, oldest deadline first."""
+        stmt = (
+            select(Order.tenant_id, Order.id)
+            .where(Order.status == "in_review", Order.review_deadline <= now)
+            .order_by(Order.review_deadline)
+            .limit(limit)
+        )
+        return [(r[0], r[1]) for r in (await self.session.execute(stmt)).all()]
 
     async def due_expiries(self, now: dt.datetime, limit: int) -> list[tuple[str, str]]:
         """(tenant, order) of authorizations past their expiry, oldest first."""

@@ -52,6 +52,7 @@ from domain.checkout.schemas import (
 from domain.invoicing import service as invoicing
 from domain.invoicing.models import Invoice
 from domain.kit import audit, clock
+from domain.kit.dialect import advisory_xact_lock
 from domain.kit.errors import FieldIssue
 from domain.kit.ids import new_id
 from domain.kit.money import Money
@@ -117,6 +118,8 @@ async def set_policy(session: AsyncSession, principal: Principal, body: dict[str
             for e in exc.errors()
         ]
         raise InvalidPolicy("the credit policy is invalid", issues=issues) from None
+    # Two concurrent PUTs must not both take version n + 1: serialise them per tenant.
+    await advisory_xact_lock(session, "credit_policy", tenant_id)
     latest = await CheckoutRepository.from_session(session).latest_policy(tenant_id)
     version = (latest.version if latest else DEFAULT_POLICY.version) + 1
     stored = policy.model_dump(exclude={"version"})
@@ -283,10 +286,13 @@ def _decline(order: Order, reason: str, detail: str) -> None:
 
 
 def _authorized(order: Order, policy: CreditPolicy, now: dt.datetime) -> None:
+    """Authorized now. A re-authorization (a change re-screened, then approved) keeps its expiry unless that
+    has passed meanwhile: an approval never hands back an authorization that cannot be captured."""
     order.status = "authorized"
     order.decline_reason = order.decline_detail = None
     order.authorized_at = order.authorized_at or now
-    order.expires_at = order.expires_at or now + dt.timedelta(days=policy.authorization_days)
+    if order.expires_at is None or order.expires_at <= now:
+        order.expires_at = now + dt.timedelta(days=policy.authorization_days)
 
 
 def _test_mode_outcome(buyer: Buyer) -> tuple[Verdict | None, bool]:
@@ -485,6 +491,12 @@ async def capture(
         )
     remaining = order.amount - order.captured_amount - order.released_amount
     amount, lines = _lines_amount(order, request.items, request.amount, remaining, "captured_quantity", "capture")
+    if amount <= 0:
+        raise InvalidOrder(
+            "a capture must ship something of value (these lines are free)",
+            code="amount_not_positive",
+            issues=[FieldIssue("#/items", "the lines total 0", "not_positive")],
+        )
     if amount > remaining:
         raise InvalidOrder(
             f"capture of {amount} exceeds the {remaining} still uncaptured",
@@ -708,7 +720,7 @@ async def lapse_guarantees(session: AsyncSession, now: dt.datetime, limit: int =
     repo = CheckoutRepository.from_session(session)
     count = 0
     for tenant_id, order_id in await repo.due_guarantee_lapses(now, limit):
-        order = await repo.lock_by_id(tenant_id, order_id)
+        order = await repo.lock_by_id(tenant_id, order_id, skip_locked=True)  # held by a request: next run
         if order is None or order.guarantee != "pending" or order.guarantee_deadline is None:
             continue
         if order.guarantee_deadline > now:
@@ -737,7 +749,7 @@ async def expire_authorizations(session: AsyncSession, now: dt.datetime, limit: 
     repo = CheckoutRepository.from_session(session)
     count = 0
     for tenant_id, order_id in await repo.due_expiries(now, limit):
-        order = await repo.lock_by_id(tenant_id, order_id)
+        order = await repo.lock_by_id(tenant_id, order_id, skip_locked=True)  # held by a request: next run
         if order is None or order.status not in ("authorized", "partially_captured"):
             continue
         if order.expires_at is None or order.expires_at > now:
@@ -775,14 +787,21 @@ async def after_screening_review(session: AsyncSession, principal: Principal, sc
         await _apply_review(session, principal, order, approve)
 
 
-async def decline_expired_reviews(session: AsyncSession, expired: list[tuple[str, str]]) -> int:
-    """Orders whose screening review expired (``fraud.expire_reviews``) are declined."""
+async def decline_expired_reviews(session: AsyncSession, now: dt.datetime, limit: int = 500) -> int:
+    """Orders still in review past their deadline are declined, and their screening's review expires.
+
+    Order first, then its screening (the lock order of every request path). An order a request holds right now
+    is skipped (``SKIP LOCKED``): that request moves it, or the next run takes it."""
     repo = CheckoutRepository.from_session(session)
     count = 0
-    for tenant_id, screening_id in expired:
-        order = await repo.by_screening(tenant_id, screening_id, lock=True)
-        if order is None or order.status != "in_review":
+    for tenant_id, order_id in await repo.due_reviews(now, limit):
+        order = await repo.lock_by_id(tenant_id, order_id, skip_locked=True)
+        if order is None or order.status != "in_review" or order.review_deadline is None:
             continue
+        if order.review_deadline > now:
+            continue
+        if order.screening_id is not None:
+            await fraud.expire_review(session, tenant_id, order.screening_id)
         await _release_exposure(session, order, order.exposure)
         _decline(order, REVIEW, "review_expired")
         order.updated_at = clock.utc_now()
@@ -1011,7 +1030,21 @@ async def _sync_enclosed_invoice(
             return
         invoicing.void(invoice, "order_changed" if live else f"order_{order.status}", session, actor)
         await _emit_invoice(session, order, invoice, "invoice.voided")
-        if live and due > 0:
+        # What the consumer already paid beyond the new amount (goods + fee) is owed back to them.
+        owed = (due + invoice.fee) if live else (invoice.fee if invoice.fee_recognized else 0)
+        excess = invoice.paid_amount - owed
+        if excess > 0:
+            money = Money(excess, order.currency)
+            await _book(
+                session,
+                order,
+                kind="invoice.overpaid",
+                lines=[dr("consumer_receivable", money), cr("consumer_overpayments", money)],
+                source_ref=f"overpaid:{invoice.id}",
+                memo=order.merchant_order_id,
+            )
+            invoice.paid_amount -= excess  # the successor carries only what applies to it
+        if live and (due > 0 or invoice.paid_amount > 0):
             successor = await invoicing.issue(
                 session,
                 tenant_id=order.tenant_id,

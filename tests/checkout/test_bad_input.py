@@ -219,3 +219,36 @@ class TestPatchBody:
         after = (await get(client, tenant_a, f"/v1/orders/{order['id']}")).json()
         assert after == order
         assert await count_rows(db, Screening, tenant_a.id) == 1
+
+
+class TestFoundInReview:
+    async def test_a_naive_ordered_at_is_a_422_naming_it(self, client, db, tenant_a):
+        r = await create_order(client, tenant_a, with_("ordered_at", "2026-01-05T10:00:00"))
+        assert r.status_code == 422, r.text
+        assert "#/ordered_at" in pointers(r)
+        await nothing_written(db, tenant_a.id)
+
+    async def test_a_naive_shipped_at_is_a_422_and_nothing_ships(self, client, db, tenant_a):
+        order = await authorized(client, tenant_a)
+        r = await post(
+            client, tenant_a, f"/v1/orders/{order['id']}/captures", capture_body(1, shipped_at="2026-01-05T10:00:00")
+        )
+        assert r.status_code == 422, r.text
+        assert "#/shipped_at" in pointers(r)
+        assert await count_rows(db, Capture, tenant_a.id) == 0
+
+    async def test_capturing_only_free_lines_is_a_422_not_a_500(self, client, db, tenant_a):
+        items = [
+            {"ref": "SKU-1", "name": "商品", "unit_price": 5_000, "quantity": 1, "tax_rate": 10},
+            {"ref": "FREE", "name": "おまけ", "unit_price": 0, "quantity": 1, "tax_rate": 10},
+        ]
+        r = await create_order(
+            client, tenant_a, order_body(7, items=items, amount=None) | {"items": items, "amount": 5_000}
+        )
+        assert r.status_code == 201 and r.json()["status"] == "authorized", r.text
+        order = r.json()
+        body = capture_body(1, items=[{"ref": "FREE", "quantity": 1}])
+        r = await post(client, tenant_a, f"/v1/orders/{order['id']}/captures", body)
+        assert r.status_code == 422 and r.json()["code"] == "amount_not_positive", r.text
+        assert await count_rows(db, Capture, tenant_a.id) == 0
+        await ledger_ok(db, tenant_a.id)

@@ -315,3 +315,24 @@ class TestEnclosed:
             order = await enclosed(client, tenant_a)
         [inv] = await invoices(client, tenant_a, order["id"])
         assert dt.date.fromisoformat(inv["due_date"]) - dt.date.fromisoformat(inv["issue_date"]) == dt.timedelta(20)
+
+
+class TestEnclosedAfterPayment:
+    async def test_a_release_below_what_the_consumer_paid_owes_the_excess_back(self, client, db, tenant_a):
+        """The consumer paid the whole enclosed slip; then only part shipped and the rest was released: the
+        successor bills what shipped, and the excess is owed back (consumer_overpayments), not lost."""
+        await set_consumer_fee(client, tenant_a, tenant_a.merchant.id, FEE)
+        order = await enclosed(client, tenant_a)
+        await capture(client, tenant_a, order["id"], 1, amount=2_000)
+        [inv] = await invoices(client, tenant_a, order["id"])
+        await simulate_payment(db, tenant_a.id, inv["id"], TOTAL + FEE)
+        r = await post(client, tenant_a, f"/v1/orders/{order['id']}/release")
+        assert r.status_code == 200, r.text
+        live = [i for i in await invoices(client, tenant_a, order["id"]) if i["status"] == "issued"]
+        assert [(i["principal"], i["fee"], i["paid_amount"], i["balance"]) for i in live] == [
+            (2_000, FEE, 2_000 + FEE, 0)
+        ]
+        b = await balances(client, tenant_a)
+        assert b["consumer_overpayments"] == TOTAL - 2_000
+        assert b["consumer_receivable"] == 0
+        await ledger_ok(db, tenant_a.id)

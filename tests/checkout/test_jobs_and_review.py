@@ -17,6 +17,7 @@ from tests.checkout.helpers import (
     get,
     invoices,
     ledger_ok,
+    new_merchant,
     order_body,
     post,
     run_job,
@@ -290,3 +291,26 @@ class TestRealEngineDecline:
         # Another buyer is unaffected.
         assert (await create_order(client, tenant_a, order_body(6))).json()["status"] == "authorized"
         await ledger_ok(db, tenant_a.id)
+
+
+class TestApprovalAfterExpiry:
+    async def test_an_approval_past_the_old_expiry_gives_a_capturable_authorization(self, client, db, tenant_a):
+        """Authorized, then changed into review (a sandbox buyer now writes from review@), and approved only
+        after the original expiry: the approval must not hand back an authorization that is already dead."""
+        _, key = await new_merchant(client, tenant_a, "Sandbox", test_mode=True)
+        headers = bearer(key)
+        with freeze_time("2026-01-01 03:00:00", real_asyncio=True):
+            body = order_body(3, buyer={"email": "ok@example.jp"})
+            order = (await client.post("/v1/orders", headers=headers, json=body)).json()
+            assert order["status"] == "authorized", order
+            buyer = {**order["buyer"], "email": "review@example.jp"}
+            r = await client.patch(f"/v1/orders/{order['id']}", headers=headers, json={"buyer": buyer})
+            assert r.json()["status"] == "in_review", r.text
+        with freeze_time("2026-03-05 03:00:00", real_asyncio=True):  # 63 days on: the old expiry has passed
+            r = await client.post(
+                f"/admin/v1/orders/{order['id']}/approve", headers=bearer(tenant_a.admin_key), json={"note": "ok"}
+            )
+            assert r.status_code == 200 and r.json()["status"] == "authorized", r.text
+            assert r.json()["expires_at"] > "2026-03-05"
+            r = await client.post(f"/v1/orders/{order['id']}/captures", headers=headers, json=capture_body(1))
+            assert r.status_code == 201, r.text

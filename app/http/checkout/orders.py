@@ -77,7 +77,7 @@ class OrderController(Controller):
 
         response = await idempotency.run(op, status_code=201)
         if statuses and response.status_code == 201:
-            ORDERS.labels(status=statuses[0]).inc()
+            ORDERS.labels(status=statuses[-1]).inc()  # the attempt that committed
         return response
 
     @get(operation_id="ListOrders", summary="Orders, newest first, with filters", responses=LIST)

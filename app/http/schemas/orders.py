@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
 from app.http.schemas.common import ReadModel, WriteModel
 from app.http.schemas.fraud import BuyerIn, DeviceIn, ShippingIn
@@ -82,7 +82,9 @@ class OrderCreate(WriteModel):
         description="separate (別送): the operator mails the invoice after shipment; enclosed (同梱): you print it "
         "(GET …/invoice-print-data) and put it in the parcel.",
     )
-    ordered_at: dt.datetime | None = Field(default=None, description="When the buyer ordered (RFC 3339).")
+    ordered_at: AwareDatetime | None = Field(
+        default=None, description="When the buyer ordered (RFC 3339 with its UTC offset)."
+    )
 
     def domain(self) -> d.OrderRequest:
         device = self.device
@@ -146,7 +148,7 @@ class CaptureCreate(WriteModel):
     tracking_number: str = Field(min_length=1, max_length=40, examples=["1234-5678-9014"])
     amount: Amount | None = Field(default=None, description="Omit (with no items) to capture everything left.")
     items: list[LineIn] = Field(default_factory=list, max_length=200, description="Lines shipped, if by line.")
-    shipped_at: dt.datetime | None = None
+    shipped_at: AwareDatetime | None = Field(default=None, description="RFC 3339 with its UTC offset.")
 
     def domain(self) -> d.CaptureRequest:
         return d.CaptureRequest(

@@ -14,8 +14,9 @@ log = get_logger(__name__)
 # Time limit: one indexed scan of due reviews, at most 500 per run; a minute is ample.
 @actor("fraud.expire_reviews", time_limit_ms=60_000)
 async def expire_reviews(ctx: JobContext, as_of: str | None = None) -> None:
-    expired = await service.expire_reviews(ctx.session, reference_instant(parse_as_of(as_of)))
-    # Their orders are declined in the same transaction (the merchant is told by webhook).
-    orders = await checkout.decline_expired_reviews(ctx.session, [(s.tenant_id, s.id) for s in expired])
-    if expired:
-        log.info("reviews_expired", count=len(expired), orders_declined=orders)
+    now = reference_instant(parse_as_of(as_of))
+    # Orders first (each order, then its screening: the lock order of requests), then screenings without one.
+    orders = await checkout.decline_expired_reviews(ctx.session, now)
+    expired = await service.expire_reviews(ctx.session, now)
+    if orders or expired:
+        log.info("reviews_expired", orders_declined=orders, screenings=len(expired))

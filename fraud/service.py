@@ -234,33 +234,28 @@ async def decide_review(
 
 
 async def withdraw_review(session: AsyncSession, principal: Principal | str, tenant_id: str, screening_id: str) -> None:
-    """The order under review was cancelled by the merchant: the REVIEW leaves the queue as ``withdrawn``."""
-    screening = await FraudRepository.from_session(session).get_for_tenant(tenant_id, screening_id, for_update=True)
-    if screening is None or screening.status != "in_review":
-        return
-    screening.status = "withdrawn"
-    audit.record(
-        session,
-        tenant_id=tenant_id,
-        actor=principal,
-        action="screening.withdrawn",
-        resource_type="screening",
-        resource_id=screening.id,
-    )
-    await session.flush()
+    """The order under review was cancelled or changed by the merchant: the REVIEW leaves the queue as
+    ``withdrawn``."""
+    await _close_review(session, principal, tenant_id, screening_id, "withdrawn")
 
 
 async def expire_review(session: AsyncSession, tenant_id: str, screening_id: str) -> None:
     """One screening's review expires (its order's deadline passed), if it is still in review."""
+    await _close_review(session, "system", tenant_id, screening_id, "expired")
+
+
+async def _close_review(
+    session: AsyncSession, actor: Principal | str, tenant_id: str, screening_id: str, status: str
+) -> None:
     screening = await FraudRepository.from_session(session).get_for_tenant(tenant_id, screening_id, for_update=True)
     if screening is None or screening.status != "in_review":
         return
-    screening.status = "expired"
+    screening.status = status
     audit.record(
         session,
         tenant_id=tenant_id,
-        actor="system",
-        action="screening.expired",
+        actor=actor,
+        action=f"screening.{status}",
         resource_type="screening",
         resource_id=screening.id,
     )

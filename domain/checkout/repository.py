@@ -15,7 +15,8 @@ from sqlalchemy import TextClause, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSessionTransaction
 
 from domain.checkout.models import Capture, Consumer, ConsumerKey, CreditPolicyVersion, Order, Refund
-from domain.kit.dialect import for_update, insert_ignore_returning
+from domain.kit.dialect import for_update as locking
+from domain.kit.dialect import insert_ignore_returning
 from domain.kit.pagination import Page, PageRequest, paginate
 from domain.kit.repository import Repository
 from domain.kit.tenancy import Principal, readable_statement
@@ -189,7 +190,7 @@ class CheckoutRepository(Repository):
             ),
         )
         # populate_existing: after a rollback to a savepoint, rows seen before may have changed since.
-        stmt = for_update(self.session, stmt.order_by(Consumer.id)).execution_options(populate_existing=True)
+        stmt = locking(self.session, stmt.order_by(Consumer.id)).execution_options(populate_existing=True)
         return list((await self.session.scalars(stmt)).all())
 
     async def savepoint(self) -> AsyncSessionTransaction:
@@ -221,7 +222,7 @@ class CheckoutRepository(Repository):
         # another merge holds is skipped, not waited for: waiting outside the id order deadlocks two merges of one
         # person. Such a row keeps a two-link chain, which every reader follows.
         chained = select(Consumer.id).where(Consumer.tenant_id == tenant_id, Consumer.merged_into.in_(others))
-        chained_ids = list((await s.scalars(for_update(s, chained, skip_locked=True))).all())
+        chained_ids = list((await s.scalars(locking(s, chained, skip_locked=True))).all())
         if chained_ids:
             await s.execute(
                 update(Consumer)
@@ -244,11 +245,8 @@ class CheckoutRepository(Repository):
     async def get(self, principal: Principal, order_id: str, *, for_update: bool = False) -> Order | None:
         stmt = readable_statement(Order, principal).where(Order.id == order_id)
         if for_update:
-            stmt = self._lock(stmt)
+            stmt = locking(self.session, stmt)
         return (await self.session.scalars(stmt)).one_or_none()
-
-    def _lock(self, stmt):  # type: ignore[no-untyped-def]
-        return for_update(self.session, stmt)
 
     async def by_merchant_order_id(self, principal: Principal, merchant_order_id: str) -> Order | None:
         """The active order with this merchant order id, else the newest one that had it."""
@@ -282,12 +280,12 @@ class CheckoutRepository(Repository):
     async def by_screening(self, tenant_id: str, screening_id: str, *, lock: bool = False) -> Order | None:
         stmt = select(Order).where(Order.tenant_id == tenant_id, Order.screening_id == screening_id)
         if lock:
-            stmt = self._lock(stmt)
+            stmt = locking(self.session, stmt)
         return (await self.session.scalars(stmt)).one_or_none()
 
     async def lock_by_id(self, tenant_id: str, order_id: str, *, skip_locked: bool = False) -> Order | None:
         """Lock an order for a job; with ``skip_locked``, ``None`` when a request holds it right now."""
-        stmt = for_update(
+        stmt = locking(
             self.session,
             select(Order).where(Order.tenant_id == tenant_id, Order.id == order_id),
             skip_locked=skip_locked,

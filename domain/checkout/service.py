@@ -58,9 +58,9 @@ from domain.kit.ids import new_id
 from domain.kit.money import Money
 from domain.kit.pagination import Page, PageRequest
 from domain.kit.tenancy import Principal
+from domain.ledger import Line, post_entry
 from domain.ledger import credit as cr
 from domain.ledger import debit as dr
-from domain.ledger import post_entry
 from domain.webhooks import emit
 from fraud import service as fraud
 from fraud.policy import Policy as FraudPolicy
@@ -1071,40 +1071,40 @@ async def _sync_enclosed_invoice(
 
 async def _recognize_fee(session: AsyncSession, order: Order, invoice: Invoice) -> None:
     """Book the invoice's consumer fee as income once it is owed (at the invoice's first shipment)."""
-    if invoice.fee_recognized or not invoice.fee:
-        invoice.fee_recognized = True
-        return
-    lines = [dr("consumer_receivable", Money(invoice.fee, order.currency))]
-    if invoice.fee - invoice.fee_tax:
-        lines.append(cr("consumer_fee_income", Money(invoice.fee - invoice.fee_tax, order.currency)))
-    if invoice.fee_tax:
-        lines.append(cr("output_consumption_tax", Money(invoice.fee_tax, order.currency)))
-    await _book(
-        session,
-        order,
-        kind="invoice.fee",
-        lines=lines,
-        source_ref=f"fee:{invoice.id}",
-        memo=order.merchant_order_id,
-    )
+    if invoice.fee and not invoice.fee_recognized:
+        await _book(
+            session,
+            order,
+            kind="invoice.fee",
+            lines=_fee_lines(order, invoice),
+            source_ref=f"fee:{invoice.id}",
+            memo=order.merchant_order_id,
+        )
     invoice.fee_recognized = True
 
 
 async def _waive_fee(session: AsyncSession, order: Order, invoice: Invoice) -> None:
     """A fully refunded, unpaid invoice does not charge its fee: the fee entry is mirrored."""
-    lines = [cr("consumer_receivable", Money(invoice.fee, order.currency))]
-    if invoice.fee - invoice.fee_tax:
-        lines.append(dr("consumer_fee_income", Money(invoice.fee - invoice.fee_tax, order.currency)))
-    if invoice.fee_tax:
-        lines.append(dr("output_consumption_tax", Money(invoice.fee_tax, order.currency)))
+    mirrored = [Line(ln.account, ln.direction.opposite(), ln.money) for ln in _fee_lines(order, invoice)]
     await _book(
         session,
         order,
         kind="invoice.fee_waived",
-        lines=lines,
+        lines=mirrored,
         source_ref=f"fee_waived:{invoice.id}",
         memo=order.merchant_order_id,
     )
+
+
+def _fee_lines(order: Order, invoice: Invoice) -> list[Line]:
+    """The consumer fee owed: Dr consumer_receivable / Cr consumer_fee_income (net) + output_consumption_tax."""
+    net, tax = invoice.fee - invoice.fee_tax, invoice.fee_tax
+    lines = [dr("consumer_receivable", Money(invoice.fee, order.currency))]
+    if net:
+        lines.append(cr("consumer_fee_income", Money(net, order.currency)))
+    if tax:
+        lines.append(cr("output_consumption_tax", Money(tax, order.currency)))
+    return lines
 
 
 async def _book(session: AsyncSession, order: Order, **entry: Any) -> None:

@@ -2,6 +2,7 @@
 
 from billing.metering import UsageEvent
 from domain.checkout.models import Capture, Consumer, ConsumerKey, CreditPolicyVersion, Order, Refund
+from domain.collections.models import DunningAction, Notification, Payment, PaymentAllocation, PaymentFile
 from domain.invoicing.models import Invoice
 from domain.kit.audit import AuditEvent
 from domain.kit.counters import TenantCounter
@@ -23,6 +24,11 @@ from fraud.models import (
 )
 
 __all__ = [
+    "DunningAction",
+    "Notification",
+    "Payment",
+    "PaymentAllocation",
+    "PaymentFile",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -11,6 +11,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.collections.ladder import DEFAULT_COLLECTIONS_POLICY, CollectionsPolicy
+
 Amount = Annotated[int, Field(ge=1, le=100_000_000)]
 Days = Annotated[int, Field(ge=1, le=365)]
 
@@ -50,6 +52,10 @@ class CreditPolicy(_Strict):
     )
     virtual_account_bank: str = Field(default="0001", pattern=r"^[0-9]{4}$", description="Bank code (4 digits).")
     virtual_account_branch: str = Field(default="001", pattern=r"^[0-9]{3}$", description="Branch code (3 digits).")
+    collections: CollectionsPolicy = Field(
+        default=DEFAULT_COLLECTIONS_POLICY,
+        description="Payments and dunning: ladder, re-bill fees, the 14.6 % cap, overpayments (docs/collections.md).",
+    )
 
     @model_validator(mode="after")
     def _limits_in_order(self) -> CreditPolicy:

@@ -49,12 +49,14 @@ from domain.checkout.schemas import (
     render_order,
     render_refund,
 )
+from domain.invoicing import allocation
 from domain.invoicing import service as invoicing
 from domain.invoicing.models import Invoice
 from domain.kit import audit, clock
 from domain.kit.dialect import advisory_xact_lock
 from domain.kit.errors import FieldIssue
 from domain.kit.ids import new_id
+from domain.kit.kana import match_key
 from domain.kit.money import Money
 from domain.kit.pagination import Page, PageRequest
 from domain.kit.tenancy import Principal
@@ -461,7 +463,7 @@ async def cancel(session: AsyncSession, principal: Principal, order_id: str, *, 
     order.status = "cancelled"
     order.updated_at = clock.utc_now()
     for invoice in await invoicing.open_invoices_of_order(session, order.tenant_id, order.id):
-        invoicing.void(invoice, "order_cancelled", session, principal)
+        await invoicing.void(invoice, "order_cancelled", session, principal)
         await _emit_invoice(session, order, invoice, "invoice.voided")
     _audit(session, principal, order, "order.cancelled", {"reason_length": len(reason)})
     await _emit_order(session, order, "order.cancelled")
@@ -548,6 +550,7 @@ async def capture(
             policy=policy,
             capture_id=record.id,
             actor=principal,
+            payer_kana=_payer_kana(order),
         )
         await _recognize_fee(session, order, invoice)
         await _emit_invoice(session, order, invoice, "invoice.issued")
@@ -621,13 +624,13 @@ async def refund(
     for invoice in await invoicing.open_invoices_of_order(session, order.tenant_id, order.id):
         if remaining == 0:
             break
-        unpaid_principal = invoice.principal - max(0, invoice.paid_amount - invoice.fee)
+        unpaid_principal = invoice.principal - invoice.paid_principal
         cut = min(remaining, unpaid_principal)
         if cut <= 0:
             continue
         remaining -= cut
         reduced += cut
-        invoicing.void(invoice, "refund", session, principal)
+        await invoicing.void(invoice, "refund", session, principal)
         new_principal = invoice.principal - cut
         successor = None
         if new_principal > 0 or invoice.paid_amount > 0:
@@ -1010,9 +1013,15 @@ async def _issue_enclosed_invoice(
         fee=fee,
         policy=policy,
         actor=actor,
+        payer_kana=_payer_kana(order),
     )
     await _emit_invoice(session, order, invoice, "invoice.issued")
     return invoice
+
+
+def _payer_kana(order: Order) -> str | None:
+    """The buyer's name as a bank transfer carries it, to match transfers without a key (docs/collections.md)."""
+    return match_key(order.buyer.get("name_kana"))
 
 
 async def _sync_enclosed_invoice(
@@ -1028,7 +1037,7 @@ async def _sync_enclosed_invoice(
     for invoice in open_invoices:
         if live and invoice.principal == due:
             return
-        invoicing.void(invoice, "order_changed" if live else f"order_{order.status}", session, actor)
+        await invoicing.void(invoice, "order_changed" if live else f"order_{order.status}", session, actor)
         await _emit_invoice(session, order, invoice, "invoice.voided")
         # What the consumer already paid beyond the new amount (goods + fee) is owed back to them.
         owed = (due + invoice.fee) if live else (invoice.fee if invoice.fee_recognized else 0)
@@ -1043,7 +1052,7 @@ async def _sync_enclosed_invoice(
                 source_ref=f"overpaid:{invoice.id}",
                 memo=order.merchant_order_id,
             )
-            invoice.paid_amount -= excess  # the successor carries only what applies to it
+            allocation.take_back(invoice, excess)  # the successor carries only what applies to it
         if live and (due > 0 or invoice.paid_amount > 0):
             successor = await invoicing.issue(
                 session,

@@ -69,6 +69,7 @@ __all__ = [
     "MAX_REISSUE",
     "MAX_VIRTUAL_ACCOUNT_SEQ",
     "PAYMENT_NUMBER_LENGTH",
+    "TRANSFER_REFERENCE_LENGTH",
     "VIRTUAL_ACCOUNT_LENGTH",
     "ConvenienceBarcode",
     "InvalidPaymentKey",
@@ -78,7 +79,9 @@ __all__ = [
     "parse_gs1_128_barcode_data",
     "parse_payment_number",
     "parse_virtual_account",
+    "find_transfer_reference",
     "payment_number",
+    "transfer_reference",
     "virtual_account_number",
 ]
 
@@ -261,3 +264,27 @@ def _digits_only(value: str, width: int, what: str) -> str:
 def _verify_check_digit(digits: str, what: str) -> None:
     if gs1_check_digit(digits[:-1]) != int(digits[-1]):
         raise InvalidPaymentKey(f"{what} check digit does not match, so it is probably mistyped or misread")
+
+
+TRANSFER_REFERENCE_LENGTH = 10
+_TRANSFER_REFERENCE = re.compile(r"(?<![0-9])[0-9]{10}(?![0-9])")
+
+
+def transfer_reference(seq: int) -> str:
+    """The 10-digit reference (振込依頼人番号) a consumer puts before their name when paying by bank transfer:
+    the invoice's ``seq`` in 9 digits and a GS1 check digit. Banks carry it in the remitter code or at the head of
+    the remitter name; reconciliation also looks for it in the EDI field."""
+    _check_int("seq", seq, 1, 10**9 - 1)
+    body = f"{seq:09d}"
+    return f"{body}{gs1_check_digit(body)}"
+
+
+def find_transfer_reference(*texts: str) -> int | None:
+    """The ``seq`` of the first valid transfer reference in ``texts`` (a run of exactly 10 digits whose check
+    digit holds), or ``None``."""
+    for text in texts:
+        for match in _TRANSFER_REFERENCE.finditer(text or ""):
+            digits = match.group()
+            if gs1_check_digit(digits[:-1]) == int(digits[-1]) and int(digits[:-1]):
+                return int(digits[:-1])
+    return None

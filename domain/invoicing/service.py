@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.checkout.models import Consumer
 from domain.checkout.policy import CreditPolicy
-from domain.invoicing import keys
-from domain.invoicing.models import Invoice
+from domain.invoicing import allocation, keys
+from domain.invoicing.models import OPEN_STATUSES, OVERDUE_STATUSES, Invoice
 from domain.kit import audit, clock, counters
 from domain.kit.ids import new_id
 from domain.kit.tenancy import Principal, readable_statement
@@ -50,11 +51,23 @@ async def issue(
     capture_id: str | None = None,
     supersedes: Invoice | None = None,
     actor: Principal | str = "system",
+    payer_kana: str | None = None,
+    due_days: int | None = None,
+    continues_dunning: bool | None = None,
+    today: dt.date | None = None,
 ) -> Invoice:
-    """Issue an invoice today (JST). A successor of ``supersedes`` keeps its paid amount and fee recognition."""
+    """Issue an invoice today (JST), due ``due_days`` later (the policy's days by default).
+
+    A successor of ``supersedes`` keeps what was paid, forgiven and charged on it, its fee recognition and its holds.
+    It continues the dunning of its predecessor (same chain, same base date, same status) when
+    ``continues_dunning`` (by default: when the predecessor is past due); otherwise it starts a chain of its own.
+    """
     number = await counters.next_value(session, tenant_id, INVOICE_COUNTER)
-    today = clock.jst_today()
+    today = today or clock.jst_today()
     reissue = supersedes.reissue + 1 if supersedes is not None else 0
+    due_date = today + dt.timedelta(days=policy.invoice_due_days if due_days is None else due_days)
+    if continues_dunning is None:
+        continues_dunning = supersedes is not None and supersedes.status in OVERDUE_STATUSES
     invoice = Invoice(
         tenant_id=tenant_id,
         id=new_id("inv"),
@@ -72,16 +85,39 @@ async def issue(
         fee_recognized=supersedes.fee_recognized if supersedes is not None else False,
         paid_amount=supersedes.paid_amount if supersedes is not None else 0,
         issue_date=today,
-        due_date=today + dt.timedelta(days=policy.invoice_due_days),
+        due_date=due_date,
         payment_number=keys.payment_number(policy.issuer_code, number, min(reissue, keys.MAX_REISSUE)),
         virtual_account=(
             f"{policy.virtual_account_bank}-{policy.virtual_account_branch}-{virtual_account_for(number)}"
         ),
         reissue=reissue,
         supersedes_id=supersedes.id if supersedes is not None else None,
+        payer_kana=payer_kana if supersedes is None else supersedes.payer_kana,
         created_at=clock.utc_now(),
     )
+    if supersedes is not None:
+        allocation.copy_paid(supersedes, invoice)
+        invoice.late_fee, invoice.late_fee_tax, invoice.damages = (
+            supersedes.late_fee,
+            supersedes.late_fee_tax,
+            supersedes.damages,
+        )
+        invoice.promise_to_pay_date, invoice.dispute_hold = supersedes.promise_to_pay_date, supersedes.dispute_hold
+        invoice.payment_pending_since = supersedes.payment_pending_since
+        invoice.charged_off_amount = supersedes.charged_off_amount
+        invoice.recovered_amount = supersedes.recovered_amount
+    if supersedes is not None and continues_dunning:
+        invoice.chain_id, invoice.dunning_base_date = supersedes.chain_id, supersedes.dunning_base_date
+        invoice.rebill_count = supersedes.rebill_count
+    else:
+        invoice.chain_id, invoice.dunning_base_date = invoice.id, due_date
     session.add(invoice)
+    if supersedes is not None and continues_dunning and supersedes.status in OVERDUE_STATUSES:
+        await set_status(session, invoice, supersedes.status)
+    elif invoice.paid_amount and invoice.balance > 0:
+        invoice.status = "partially_paid"
+    elif invoice.payment_pending_since is not None:
+        invoice.status = "payment_pending"
     audit.record(
         session,
         tenant_id=tenant_id,
@@ -98,15 +134,45 @@ async def issue(
 def date_from(invoice: Invoice, policy: CreditPolicy) -> None:
     """Date an unpaid invoice from today (JST): issue date today, due date + the policy's days. The payment
     keys do not change (the barcode's due date is computed from the invoice when printed)."""
-    if invoice.paid_amount:
+    if invoice.paid_amount or invoice.status != "issued":
         return
     today = clock.jst_today()
     invoice.issue_date, invoice.due_date = today, today + dt.timedelta(days=policy.invoice_due_days)
 
 
-def void(invoice: Invoice, reason: str, session: AsyncSession, actor: Principal | str = "system") -> None:
+async def set_status(session: AsyncSession, invoice: Invoice, status: str) -> None:
+    """Move an invoice to ``status``, keeping its consumer's ``overdue_count`` (the invoices past due, which
+    checkout reads to decline) in step when the invoice enters or leaves the past-due statuses."""
+    before = invoice.status in OVERDUE_STATUSES
+    invoice.status = status
+    after = status in OVERDUE_STATUSES
+    if before != after and invoice.consumer_id is not None:
+        await adjust_overdue_count(session, invoice.tenant_id, invoice.consumer_id, 1 if after else -1)
+
+
+async def adjust_overdue_count(session: AsyncSession, tenant_id: str, consumer_id: str, delta: int) -> None:
+    """Change a consumer's overdue count by ``delta``, following merges (a merged consumer's counts moved to the
+    consumer it was merged into)."""
+    for _ in range(6):
+        result = await session.execute(
+            update(Consumer)
+            .where(Consumer.tenant_id == tenant_id, Consumer.id == consumer_id, Consumer.merged_into.is_(None))
+            .values(overdue_count=Consumer.overdue_count + delta)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            return
+        merged_into = await session.scalar(
+            select(Consumer.merged_into).where(Consumer.tenant_id == tenant_id, Consumer.id == consumer_id)
+        )
+        if merged_into is None:
+            return  # the consumer is gone (cannot happen: consumers are never deleted)
+        consumer_id = merged_into
+    raise RuntimeError(f"consumer {consumer_id}: merge chain did not settle")
+
+
+async def void(invoice: Invoice, reason: str, session: AsyncSession, actor: Principal | str = "system") -> None:
     """Void an open invoice (its payment keys stop being accepted as this invoice's)."""
-    invoice.status = "voided"
+    await set_status(session, invoice, "voided")
     invoice.voided_at = clock.utc_now()
     invoice.void_reason = reason
     audit.record(
@@ -124,7 +190,7 @@ async def open_invoices_of_order(session: AsyncSession, tenant_id: str, order_id
     """The order's open invoices, newest first, locked (the order row is locked first by every caller)."""
     stmt = (
         select(Invoice)
-        .where(Invoice.tenant_id == tenant_id, Invoice.order_id == order_id, Invoice.status == "issued")
+        .where(Invoice.tenant_id == tenant_id, Invoice.order_id == order_id, Invoice.status.in_(OPEN_STATUSES))
         .order_by(Invoice.id.desc())
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -169,7 +235,12 @@ def render_invoice(invoice: Invoice) -> dict[str, Any]:
         "fee": invoice.fee,
         "fee_tax": invoice.fee_tax,
         "total": invoice.total,
+        "late_fee": invoice.late_fee,
+        "damages": invoice.damages,
         "paid_amount": invoice.paid_amount,
+        "waived": invoice.waived,
+        "rebill_count": invoice.rebill_count,
+        "transfer_reference": keys.transfer_reference(invoice.number) if invoice.number < 10**9 else None,
         "balance": invoice.balance,
         "issue_date": invoice.issue_date.isoformat(),
         "due_date": invoice.due_date.isoformat(),

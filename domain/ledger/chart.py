@@ -54,6 +54,7 @@ CHART: tuple[AccountSpec, ...] = (
     AccountSpec("4120", "late_damage_income", "遅延損害金収入 (late damage income)", INC),
     AccountSpec("4130", "reissue_fee_income", "再発行手数料等 (reissue and other consumer fees)", INC),
     AccountSpec("4140", "consumer_fee_income", "請求手数料収入 (consumer fee income)", INC),
+    AccountSpec("4150", "misc_income", "雑収入 (small overpayments and unclaimed receipts)", INC),
     AccountSpec("4190", "recoveries", "償却債権取立益 (recoveries)", INC),
     AccountSpec("5110", "bad_debt_expense", "貸倒損失 (bad-debt expense)", E),
     AccountSpec("5120", "fees_paid", "支払手数料 (bank and agent fees)", E),

@@ -155,8 +155,9 @@ async def count_rows(db, model: Any, tenant_id: str) -> int:
 
 
 async def simulate_payment(db, tenant_id: str, invoice_id: str, amount: int) -> None:
-    """The consumer pays ``amount`` on an invoice (the payment capability is a later issue): the invoice's
-    paid_amount grows and the money is booked Dr bank / Cr consumer_receivable."""
+    """The consumer pays ``amount`` on an invoice, bypassing reconciliation (checkout's tests need only the
+    effect): the waterfall splits it and the money is booked Dr bank / Cr consumer_receivable."""
+    from domain.invoicing.allocation import allocate
     from domain.invoicing.models import Invoice
     from domain.kit.money import Money
     from domain.ledger import credit, debit, post_entry
@@ -165,7 +166,7 @@ async def simulate_payment(db, tenant_id: str, invoice_id: str, amount: int) -> 
         invoice = (
             await s.scalars(select(Invoice).where(Invoice.tenant_id == tenant_id, Invoice.id == invoice_id))
         ).one()
-        invoice.paid_amount += amount
+        allocate(invoice, amount)
         money = Money(amount, invoice.currency)
         await post_entry(
             s,

@@ -316,9 +316,16 @@ class InvoiceOut(ReadModel):
     principal: int = Field(description="The goods amount.")
     fee: int = Field(description="The consumer fee (請求手数料), tax included.")
     fee_tax: int
+    late_fee: int = Field(description="Re-bill fees (延滞事務手数料) billed, tax included.")
+    damages: int = Field(description="Late damages (遅延損害金) billed.")
     total: int
     paid_amount: int
+    waived: int = Field(description="Re-bill charges forgiven (the original amount was paid).")
     balance: int
+    rebill_count: int = Field(description="0 for the first invoice, n for the n-th re-bill (再請求n).")
+    transfer_reference: str | None = Field(
+        description="The 10-digit reference (振込依頼人番号) to put before the name on a bank transfer."
+    )
     issue_date: dt.date
     due_date: dt.date = Field(description="Issue date (JST) + 14 days by default.")
     payment_number: str = Field(description="Convenience-store payment number (with check digit).")

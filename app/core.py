@@ -33,6 +33,7 @@ from app.http.admin.ledger import LedgerController
 from app.http.admin.merchants import MerchantController
 from app.http.admin.operator import get_own_operator
 from app.http.admin.orders import AdminOrderController, CreditPolicyController
+from app.http.admin.payments import InvoiceHoldController, PaymentController, PaymentFileController
 from app.http.checkout.merchant import get_own_merchant
 from app.http.checkout.orders import OrderController
 from app.http.checkout.screenings import ScreeningController
@@ -104,6 +105,9 @@ class ApplicationCore(InitPluginProtocol):
                         NegativeController,
                         AdminOrderController,
                         CreditPolicyController,
+                        PaymentController,
+                        PaymentFileController,
+                        InvoiceHoldController,
                     ],
                 ),
                 Router(

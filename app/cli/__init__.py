@@ -14,6 +14,7 @@ from app.cli.demo import demo
 from app.cli.fraud import fraud
 from app.cli.jobs import jobs
 from app.cli.ledger import ledger
+from app.cli.payments import payments
 from app.cli.processes import scheduler, serve, worker
 from app.cli.tenancy import keys, merchants, operators
 
@@ -28,5 +29,5 @@ def cli() -> None:
     """
 
 
-for command in (serve, worker, scheduler, db, demo, operators, merchants, keys, jobs, ledger, fraud):
+for command in (serve, worker, scheduler, db, demo, operators, merchants, keys, jobs, ledger, fraud, payments):
     cli.add_command(command)

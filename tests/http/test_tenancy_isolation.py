@@ -6,13 +6,17 @@ is given a resource of tenant A to probe.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from litestar.routes import HTTPRoute
 
 from domain.checkout import service as checkout_service
-from domain.checkout.schemas import Buyer, Item, OrderRequest
+from domain.checkout.schemas import Buyer, CaptureRequest, Item, OrderRequest
+from domain.collections import service as collections_service
+from domain.collections.formats import IncomingPayment
+from domain.collections.formats.konbini import KonbiniRow, build_konbini_csv
 from domain.kit.money import Money
 from domain.kit.pagination import PageRequest
 from domain.kit.tenancy import Principal, Role
@@ -36,6 +40,10 @@ VALID_BODIES = {
     "/arrival": {},
     "/cancel": {},
     "/release": {},
+    "/match": {"invoice_id": "inv_x"},
+    "/refund": {},
+    "/write-off": {},
+    "/hold": {"dispute_hold": True},
     "/orders/{order_id:str}": {  # PATCH: a decrease of the order below
         "amount": 1000,
         "items": [{"ref": "SKU-1", "name": "緑茶", "unit_price": 1000, "quantity": 1, "tax_rate": 8}],
@@ -97,6 +105,37 @@ async def _resources_of(db, tenant):
             secret=SECRET,
         )
         assert order.status == "authorized", (order.status, order.decline_detail)
+        await checkout_service.capture(
+            s, merchant, order.id, CaptureRequest(carrier="yamato", tracking_number="123456789013")
+        )
+        [invoice] = await checkout_service.invoices_of(s, merchant, order.id)
+        finance = Principal(api_key_id="test", role=Role.OPERATOR_FINANCE, tenant_id=tenant.id)
+        payment, _ = await collections_service.record_payment(
+            s,
+            finance,
+            IncomingPayment(
+                line_no=0,
+                external_id="ISO-PAY-1",
+                kind="payment",
+                channel="bank_transfer",
+                amount=500,
+                value_date=dt.date(2026, 12, 1),
+                payer_name="ﾌﾒｲ",
+                payer_code="",
+                edi="",
+                account=None,
+                payment_number=None,
+                reverses_external_id=None,
+            ),
+        )
+        csv_row = KonbiniRow(
+            kind="payment",
+            record_id="ISO-CVS-1",
+            payment_number=invoice.payment_number,
+            amount=100,
+            paid_at=dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC),
+        )
+        payment_file, _ = await collections_service.import_file(s, finance, build_konbini_csv([csv_row]), "iso.csv")
     return {
         "merchant_id": tenant.merchant.id,
         "key_id": next(k.id for k in keys.items if k.role == Role.MERCHANT.value),
@@ -108,6 +147,9 @@ async def _resources_of(db, tenant):
         "event_id": event.id,
         "order_id": order.id,
         "merchant_order_id": order.merchant_order_id,
+        "payment_id": payment.id,
+        "file_id": payment_file.id,
+        "invoice_id": invoice.id,
     }
 
 
@@ -166,7 +208,8 @@ async def test_ledger_accounts_show_only_own_tenant(client, db, tenant_a, tenant
     assert r.status_code == 200
     assert r.json()["data"] == []
     mine = await client.get("/admin/v1/ledger/accounts", headers=bearer(tenant_a.finance_key))
-    assert {a["key"] for a in mine.json()["data"]} == {"consumer_receivable", "merchant_payable"}
+    # The entry, the shipment and the unidentified payment of _resources_of (the CSV is not reconciled yet).
+    assert {a["key"] for a in mine.json()["data"]} == {"consumer_receivable", "merchant_payable", "bank", "suspense"}
 
 
 async def test_a_merchant_key_sees_only_its_own_merchant(client, db, tenant_a):

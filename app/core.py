@@ -34,6 +34,7 @@ from app.http.admin.merchants import MerchantController
 from app.http.admin.operator import get_own_operator
 from app.http.admin.orders import AdminOrderController, CreditPolicyController
 from app.http.admin.payments import InvoiceHoldController, PaymentController, PaymentFileController
+from app.http.admin.reports import CollectionsReportController
 from app.http.checkout.merchant import get_own_merchant
 from app.http.checkout.orders import OrderController
 from app.http.checkout.screenings import ScreeningController
@@ -108,6 +109,7 @@ class ApplicationCore(InitPluginProtocol):
                         PaymentController,
                         PaymentFileController,
                         InvoiceHoldController,
+                        CollectionsReportController,
                     ],
                 ),
                 Router(

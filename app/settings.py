@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     job_max_attempts: int = 20
     scheduler_lease_seconds: int = 30
 
+    # -- notifications (dunning letters) -----------------------------------------------------------------------
+    notification_sender: str = Field(
+        default="log", description="log (default: logs template and id only) | file | smtp", pattern="^(log|file|smtp)$"
+    )
+    notification_file_dir: str = Field(default="./var/notifications", description="Where the file sender writes.")
+    notification_smtp_host: str = "127.0.0.1"
+    notification_smtp_port: int = 25
+    notification_smtp_from: str = "billing@example.invalid"
+    notification_smtp_starttls: bool = False
+
     # -- logging -------------------------------------------------------------------------------------------
     log_level: str = "INFO"
     log_json: bool | None = Field(default=None, description="Default: JSON in production, text otherwise.")

@@ -52,8 +52,45 @@ def _job_command(job: ScheduledJob) -> click.Command:
     return run
 
 
+@click.command(
+    "dunning",
+    help="Run the day's dunning sweep: notices, re-bills, collection, charge-off (actor "
+    "collections.dunning, cron '0 6 * * *' JST). Each chunk commits; a rerun resumes and acts once.",
+)
+@click.option(
+    "--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="JST business date. Default: today."
+)
+@click.option("--tenant", "tenant_id", default=None, help="Only this tenant (operator id). Default: every tenant.")
+@click.option("--batch-size", default=10_000, show_default=True, help="Invoices per committed chunk.")
+def dunning_command(as_of: dt.datetime | None, tenant_id: str | None, batch_size: int) -> None:
+    settings = load_settings()
+
+    async def main() -> None:
+        from domain.collections.dunning import Cursor, Summary, run_dunning
+        from domain.kit import clock
+
+        day = as_of.date() if as_of else clock.jst_today()
+        click.echo(f"Dunning for {day} ({tenant_id or 'every tenant'}) …")
+
+        def progress(total: Summary, cursor: Cursor | None) -> None:
+            if total.chunks % 10 == 0 or cursor is None:
+                where = f"{cursor.tenant_id} base {cursor.base_date}" if cursor else "done"
+                click.echo(
+                    f"  {total.chunks} chunks, {total.invoices} invoices: {total.overdue} overdue, "
+                    f"{total.notifications} notifications, {total.rebills} re-bills, {total.collections} to "
+                    f"collection, {total.charge_offs} charged off, {total.skipped} skipped, {total.locked} locked"
+                    f" — {where}"
+                )
+
+        async with open_db(settings) as db:
+            total = await run_dunning(db.transaction, tenant_id, day, batch_size=batch_size, progress=progress)
+        click.echo(f"collections.dunning: {total.as_dict()}")
+
+    anyio.run(main)
+
+
 for _job in SCHEDULE:
-    jobs.add_command(_job_command(_job))
+    jobs.add_command(dunning_command if _job.command == "dunning" else _job_command(_job))
 
 
 @jobs.command("relay", help="Relay due outbox messages once (to Redis, or run them in-process when embedded).")

@@ -56,6 +56,18 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         "Delete Idempotency-Key records older than 24 hours.",
     ),
     ScheduledJob(
+        "dunning",
+        "collections.dunning",
+        "0 6 * * *",
+        "Move open invoices along the dunning ladder for the day (notices, re-bills, collection, charge-off).",
+    ),
+    ScheduledJob(
+        "send-notifications",
+        "collections.send_notifications",
+        "* * * * *",
+        "Send pending dunning notifications through the configured sender.",
+    ),
+    ScheduledJob(
         "purge-outbox",
         "outbox.purge",
         "30 3 * * *",

@@ -166,12 +166,16 @@ def test_cli_jobs_list_lists_every_job():
         "expire-authorizations",
         "lapse-guarantees",
         "purge-idempotency-keys",
+        "dunning",
+        "send-notifications",
         "purge-outbox",
     }
     assert lines["purge-idempotency-keys"].split()[1:5] == ["15", "*", "*", "*"]
     assert "idempotency.purge" in lines["purge-idempotency-keys"]
     assert lines["purge-outbox"].split()[1:5] == ["30", "3", "*", "*"]
     assert "outbox.purge" in lines["purge-outbox"]
+    assert lines["dunning"].split()[1:5] == ["0", "6", "*", "*"]
+    assert "collections.dunning" in lines["dunning"]
 
 
 async def test_cli_purge_idempotency_keys_as_of(committed_db):

@@ -20,7 +20,7 @@ from domain.kit.dialect import insert_ignore, insert_ignore_returning
 from domain.kit.errors import FieldIssue
 from domain.kit.ids import new_id
 from domain.kit.pagination import Page, PageRequest
-from domain.kit.tenancy import Principal
+from domain.kit.tenancy import Principal, Role
 from fraud import engine
 from fraud.errors import (
     ExternalAddressNotFound,
@@ -306,6 +306,19 @@ async def report_outcome(
         await _register_screening_negative(session, principal, screening, outcome)
     await session.flush()
     return screening
+
+
+async def register_non_payment(session: AsyncSession, tenant_id: str, screening_id: str) -> bool:
+    """A fraud-flagged order went unpaid to the final demand: its identifiers join the negative database (reason
+    ``non_payment``), so the next order with them is screened with that knowledge. Flagged: the engine's verdict
+    was REVIEW or NG (a person let it through) or the merchant reported it as fraud; an ordinary late payer is not
+    fraud and is not reported. Returns whether the screening was reported. Idempotent."""
+    screening = await session.get(Screening, (tenant_id, screening_id))
+    if screening is None or (screening.verdict == Verdict.OK.value and screening.outcome != "fraud"):
+        return False
+    system = Principal(api_key_id="system", role=Role.OPERATOR_ADMIN, tenant_id=tenant_id)
+    await _register_screening_negative(session, system, screening, "non_payment")
+    return True
 
 
 async def _register_screening_negative(

@@ -13,7 +13,8 @@ chunk (a crash loses at most a chunk; the rerun resumes). The common steps are s
   ``notifications`` and ``dunning_actions``), and steps skipped (recorded, not acted),
 * the hand-off to collection (one UPDATE).
 
-Re-bills (a new invoice version, a ledger entry, a paper letter) and charge-offs (a ledger entry) run per invoice.
+Re-bills (a new invoice version each, a paper letter each) and charge-offs are batched per chunk: the invoices are
+locked and built in Python, written with one statement per kind, and booked as one ledger entry per chunk.
 
 Decisions (docs/collections-dunning.md "Dunning"):
 
@@ -67,21 +68,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.checkout.models import Consumer, Order
 from domain.checkout.policy import CreditPolicy
-from domain.checkout.repository import CheckoutRepository
 from domain.checkout.service import active_policy
 from domain.collections import ladder
 from domain.collections.ladder import CollectionsPolicy, Holds, LadderStep
 from domain.collections.models import DunningAction, Notification
-from domain.collections.reconcile import lock_chain, pending_until
+from domain.collections.reconcile import pending_until
 from domain.invoicing import keys
 from domain.invoicing import service as invoicing
 from domain.invoicing.models import OVERDUE_STATUSES, Invoice
-from domain.kit import audit, clock
+from domain.kit import audit, clock, counters
 from domain.kit.db import UTCDateTime
-from domain.kit.dialect import insert_ignore_returning, is_postgres
+from domain.kit.dialect import is_postgres
+from domain.kit.ids import new_id
 from domain.kit.money import Money
 from domain.ledger import Line, credit, debit, post_entry
 from domain.tenancy.models import Operator
+from fraud import service as fraud_service
+from fraud.models import Screening
+from fraud.types import Verdict
 
 __all__ = [
     "BATCH",
@@ -120,6 +124,7 @@ class Summary:
     collections: int = 0
     charge_offs: int = 0
     locked: int = 0  # invoices left for the next run because a request held their order
+    negative_reports: int = 0  # fraud-flagged orders unpaid at the final demand, reported to the negative database
 
     def add(self, other: Summary) -> None:
         for f in fields(self):
@@ -557,6 +562,30 @@ async def _messages(c: _Chunk, index: int, step: LadderStep) -> None:
             _ACTION_COLUMNS, acted.where(*c.where(), ~c.held(), c.not_acted(index))
         )
     )
+    if step.action == "final_demand":
+        await _report_fraud_flagged(c, index)
+
+
+async def _report_fraud_flagged(c: _Chunk, index: int) -> None:
+    """A fraud-flagged order unpaid at the final demand feeds the negative database (``fraud.service``)."""
+    acted_today = and_(
+        DunningAction.tenant_id == Invoice.tenant_id,
+        DunningAction.chain_id == Invoice.chain_id,
+        DunningAction.base_date == Invoice.dunning_base_date,
+        DunningAction.step == index,
+        DunningAction.as_of == c.as_of,
+        DunningAction.result["skipped"].as_string().is_(None),
+    )
+    flagged = (
+        select(Order.screening_id)
+        .join_from(Invoice, Order, _order_of_invoice())
+        .join(DunningAction, acted_today)
+        .join(Screening, and_(Screening.tenant_id == Order.tenant_id, Screening.id == Order.screening_id))
+        .where(*c.where(), or_(Screening.verdict != Verdict.OK.value, Screening.outcome == "fraud"))
+    )
+    for screening_id in sorted(set((await c.session.scalars(flagged)).all())):
+        if await fraud_service.register_non_payment(c.session, c.tenant_id, screening_id):
+            c.summary.negative_reports += 1
 
 
 _ACTION_COLUMNS = [
@@ -634,225 +663,263 @@ async def _per_invoice_candidates(c: _Chunk, index: int) -> list[tuple[str, str]
     return [(r[0], r[1]) for r in rows.all()]
 
 
-async def _lock_one(c: _Chunk, invoice_id: str, order_id: str) -> Invoice | None:
-    """Lock the invoice's order (skipped when a request holds it), consumer and invoices; the chain's head, if it
-    is still an unpaid, unheld invoice of this group."""
-    if await CheckoutRepository.from_session(c.session).lock_by_id(c.tenant_id, order_id, skip_locked=True) is None:
-        c.summary.locked += 1
-        return None
-    invoice = await c.session.get(Invoice, (c.tenant_id, invoice_id))
-    assert invoice is not None
-    head = await lock_chain(c.session, invoice)
-    if head.status not in SWEPT_STATUSES or head.balance <= 0 or head.dunning_base_date != c.base:
-        return None
-    order = await c.session.get(Order, (c.tenant_id, order_id))
-    assert order is not None
-    holds = Holds(
-        payment_pending_until=pending_until(head, c.policy),
-        dispute_hold=head.dispute_hold,
-        promise_to_pay_date=head.promise_to_pay_date,
-        cancelled=order.status == "cancelled",
-    )
-    if ladder.dunning_stopped(holds, c.as_of) is not None:
-        return None
-    return head
+async def _lock_heads(c: _Chunk, index: int) -> list[Invoice]:
+    """The chunk's invoices due for the per-invoice step ``index``, locked in the fixed order: their orders (all at
+    once, in id order, ``SKIP LOCKED``: a request holding one wins and the next run catches up), the consumers (in
+    id order), then the invoices; only chain heads still unpaid, unheld and in this group are kept."""
+    candidates = await _per_invoice_candidates(c, index)
+    if not candidates:
+        return []
+    order_ids = sorted({order_id for _, order_id in candidates})
+    orders: dict[str, Order] = {}
+    for start in range(0, len(order_ids), 1_000):
+        stmt = select(Order).where(Order.tenant_id == c.tenant_id, Order.id.in_(order_ids[start : start + 1_000]))
+        if c.pg:
+            stmt = stmt.order_by(Order.id).with_for_update(skip_locked=True)
+        orders.update((o.id, o) for o in (await c.session.scalars(stmt)).all())
+    c.summary.locked += sum(1 for _, order_id in candidates if order_id not in orders)
+    consumer_ids = sorted({o.consumer_id for o in orders.values() if o.consumer_id})
+    if c.pg and consumer_ids:
+        for start in range(0, len(consumer_ids), 1_000):
+            await c.session.execute(
+                select(Consumer.id)
+                .where(Consumer.tenant_id == c.tenant_id, Consumer.id.in_(consumer_ids[start : start + 1_000]))
+                .order_by(Consumer.id)
+                .with_for_update()
+            )
+    invoices: dict[str, Invoice] = {}
+    for start in range(0, len(order_ids), 1_000):
+        stmt = (
+            select(Invoice)
+            .where(Invoice.tenant_id == c.tenant_id, Invoice.order_id.in_(order_ids[start : start + 1_000]))
+            .order_by(Invoice.id)
+            .execution_options(populate_existing=True)
+        )
+        if c.pg:
+            stmt = stmt.with_for_update()
+        invoices.update((i.id, i) for i in (await c.session.scalars(stmt)).all() if i.order_id in orders)
+    heads: list[Invoice] = []
+    for invoice_id, order_id in candidates:
+        invoice = invoices.get(invoice_id)
+        order = orders.get(order_id)
+        if invoice is None or order is None:
+            continue
+        holds = Holds(
+            payment_pending_until=pending_until(invoice, c.policy),
+            dispute_hold=invoice.dispute_hold,
+            promise_to_pay_date=invoice.promise_to_pay_date,
+            cancelled=order.status == "cancelled",
+        )
+        if (
+            invoice.status in SWEPT_STATUSES
+            and invoice.balance > 0
+            and invoice.dunning_base_date == c.base
+            and ladder.dunning_stopped(holds, c.as_of) is None
+        ):
+            heads.append(invoice)
+    return heads
 
 
-async def _claim(c: _Chunk, invoice: Invoice, index: int, action: str, result: dict[str, Any]) -> bool:
-    assert invoice.chain_id is not None and invoice.dunning_base_date is not None
-    inserted = await insert_ignore_returning(
-        c.session,
-        DunningAction,
-        "id",
-        tenant_id=c.tenant_id,
-        id=action_id(invoice.chain_id, index),
-        chain_id=invoice.chain_id,
-        invoice_id=invoice.id,
-        base_date=invoice.dunning_base_date,
-        step=index,
-        action=action,
-        as_of=c.as_of,
-        result=result,
-        created_at=clock.utc_now(),
-    )
-    return inserted is not None
+async def _claim_many(c: _Chunk, index: int, action: str, plans: dict[str, tuple[Invoice, dict[str, Any]]]) -> set[str]:
+    """Record step ``index`` as acted for each chain of ``plans`` (chain id → (invoice, result)); the chains this
+    call claimed (a chain another sweep claimed first is left alone)."""
+    if not plans:
+        return set()
+    now = clock.utc_now()
+    rows = [
+        {
+            "tenant_id": c.tenant_id,
+            "id": action_id(chain_id, index),
+            "chain_id": chain_id,
+            "invoice_id": invoice.id,
+            "base_date": invoice.dunning_base_date,
+            "step": index,
+            "action": action,
+            "as_of": c.as_of,
+            "result": result,
+            "created_at": now,
+        }
+        for chain_id, (invoice, result) in plans.items()
+    ]
+    claimed: set[str] = set()
+    table = DunningAction.__table__
+    for start in range(0, len(rows), 1_000):
+        stmt = _insert(c.session, DunningAction).values(rows[start : start + 1_000]).returning(table.c.chain_id)
+        claimed.update((await c.session.execute(stmt)).scalars().all())
+    return claimed
 
 
 async def _rebills(c: _Chunk, index: int, step: LadderStep) -> None:
-    for invoice_id, order_id in await _per_invoice_candidates(c, index):
-        head = await _lock_one(c, invoice_id, order_id)
-        if head is not None:
-            await _rebill(c, head, index, step)
-
-
-async def _rebill(c: _Chunk, old: Invoice, index: int, step: LadderStep) -> None:
-    assert old.chain_id is not None and old.dunning_base_date is not None
-    if not await _claim(c, old, index, "rebill", {}):
+    """Re-bill every due chain of the chunk at once: a new version each (new number and keys, due +N days, the
+    capped fee and damages), one ledger entry for the chunk's charges, one paper letter each."""
+    heads = await _lock_heads(c, index)
+    if not heads:
         return
-    fees_count = await c.session.scalar(
-        select(func.count())
-        .select_from(DunningAction)
-        .where(
-            DunningAction.tenant_id == c.tenant_id,
-            DunningAction.chain_id == old.chain_id,
-            DunningAction.base_date == old.dunning_base_date,
-            DunningAction.action == "rebill",
-            DunningAction.step != index,
-            DunningAction.result["late_fee"].as_integer() > 0,
+    fee_counts = dict(
+        (
+            await c.session.execute(
+                select(DunningAction.chain_id, func.count())
+                .where(
+                    DunningAction.tenant_id == c.tenant_id,
+                    DunningAction.chain_id.in_([h.chain_id for h in heads]),
+                    DunningAction.base_date == c.base,
+                    DunningAction.action == "rebill",
+                    DunningAction.step != index,
+                    DunningAction.result["late_fee"].as_integer() > 0,
+                )
+                .group_by(DunningAction.chain_id)
+            )
+        ).all()
+    )
+    plans: dict[str, tuple[Invoice, dict[str, Any]]] = {}
+    for old in heads:
+        assert old.chain_id is not None and old.dunning_base_date is not None
+        charges = ladder.rebill_charges(
+            c.policy,
+            principal_overdue=old.principal - old.paid_principal,
+            days_overdue=ladder.days_past_due(old.dunning_base_date, c.as_of),
+            late_fees_so_far=old.late_fee,
+            fees_count=fee_counts.get(old.chain_id, 0),
+            damages_so_far=old.damages,
         )
-    )
-    charges = ladder.rebill_charges(
-        c.policy,
-        principal_overdue=old.principal - old.paid_principal,
-        days_overdue=ladder.days_past_due(old.dunning_base_date, c.as_of),
-        late_fees_so_far=old.late_fee,
-        fees_count=fees_count or 0,
-        damages_so_far=old.damages,
-    )
-    tax = ladder.late_fee_tax(charges.late_fee, c.policy.late_fee_tax_rate_percent)
-    new = await invoicing.issue(
-        c.session,
-        tenant_id=c.tenant_id,
-        order_id=old.order_id,
-        merchant_id=old.merchant_id,
-        consumer_id=old.consumer_id,
-        delivery=old.delivery,
-        currency=old.currency,
-        principal=old.principal,
-        fee=old.fee,
-        policy=c.credit_policy,
-        capture_id=old.capture_id,
-        supersedes=old,
-        due_days=c.policy.rebill_due_days,
-        continues_dunning=True,
-        today=c.as_of,
-    )
-    new.late_fee += charges.late_fee
-    new.late_fee_tax += tax
-    new.damages += charges.damages
-    new.rebill_count = old.rebill_count + 1
-    # The successor took the chain's overdue status (and the consumer's count) first: the chain never leaves it.
-    await invoicing.set_status(c.session, old, "rebilled")
-    money = charges.late_fee + charges.damages
-    if money:
-        lines: list[Line] = [debit("late_fee_receivable", Money(money, old.currency))]
-        if charges.late_fee - tax:
-            lines.append(credit("reissue_fee_income", Money(charges.late_fee - tax, old.currency)))
-        if tax:
-            lines.append(credit("output_consumption_tax", Money(tax, old.currency)))
-        if charges.damages:
-            lines.append(credit("late_damage_income", Money(charges.damages, old.currency)))
+        plans[old.chain_id] = (
+            old,
+            {
+                "invoice_id": new_id("inv"),
+                "previous_invoice_id": old.id,
+                "late_fee": charges.late_fee,
+                "late_fee_tax": ladder.late_fee_tax(charges.late_fee, c.policy.late_fee_tax_rate_percent),
+                "damages": charges.damages,
+                "notification_id": notification_id(old.chain_id, index),
+            },
+        )
+    claimed = await _claim_many(c, index, "rebill", plans)
+    acting = [plans[chain] for chain in sorted(claimed)]
+    if not acting:
+        return
+    numbers = await counters.next_values(c.session, c.tenant_id, invoicing.INVOICE_COUNTER, len(acting))
+    fees = taxes = damages = 0
+    letters: list[dict[str, Any]] = []
+    now = clock.utc_now()
+    for (old, result), number in zip(acting, numbers, strict=True):
+        new = invoicing.rebill_successor(
+            old,
+            number=number,
+            invoice_id=result["invoice_id"],
+            policy=c.credit_policy,
+            due_days=c.policy.rebill_due_days,
+            today=c.as_of,
+        )
+        new.late_fee += result["late_fee"]
+        new.late_fee_tax += result["late_fee_tax"]
+        new.damages += result["damages"]
+        c.session.add(new)
+        old.status = "rebilled"  # the successor holds the chain's past-due status: the consumer's count is unchanged
+        fees, taxes, damages = fees + result["late_fee"], taxes + result["late_fee_tax"], damages + result["damages"]
+        assert new.chain_id is not None
+        letters.append(
+            {
+                "tenant_id": c.tenant_id,
+                "id": result["notification_id"],
+                "dedupe_key": f"{new.chain_id}:{new.dunning_base_date}:{index}",
+                "template": step.action,
+                "channel": step.channel,
+                "order_id": new.order_id,
+                "invoice_id": new.id,
+                "data": notification_data(new, index, step),
+                "status": "pending",
+                "attempts": 0,
+                "created_at": now,
+            }
+        )
+        audit.record(
+            c.session,
+            tenant_id=c.tenant_id,
+            actor=_ACTOR,
+            action="invoice.rebilled",
+            resource_type="invoice",
+            resource_id=old.id,
+            data={"successor": new.id, "late_fee": result["late_fee"], "damages": result["damages"]},
+        )
+    await c.session.flush()
+    currency = acting[0][0].currency
+    if fees + damages:
+        lines: list[Line] = [debit("late_fee_receivable", Money(fees + damages, currency))]
+        if fees - taxes:
+            lines.append(credit("reissue_fee_income", Money(fees - taxes, currency)))
+        if taxes:
+            lines.append(credit("output_consumption_tax", Money(taxes, currency)))
+        if damages:
+            lines.append(credit("late_damage_income", Money(damages, currency)))
+        first, last = acting[0][0].chain_id, acting[-1][0].chain_id
         await post_entry(
             c.session,
             c.tenant_id,
             kind="dunning.rebill",
             lines=lines,
             effective_date=c.as_of,
-            source_ref=f"rebill:{old.chain_id}:{index}",
-            memo=f"invoice {new.number}",
+            source_ref=f"rebill:{c.base}:{index}:{first}-{last}:{len(acting)}",
+            memo=f"{len(acting)} re-bills for {c.as_of}",
         )
-    await c.session.flush()
-    letter = await _letter(c, new, index, step)
-    await _record_result(
-        c,
-        old.chain_id,
-        index,
-        {
-            "invoice_id": new.id,
-            "previous_invoice_id": old.id,
-            "late_fee": charges.late_fee,
-            "late_fee_tax": tax,
-            "damages": charges.damages,
-            "notification_id": letter,
-        },
-    )
-    audit.record(
-        c.session,
-        tenant_id=c.tenant_id,
-        actor=_ACTOR,
-        action="invoice.rebilled",
-        resource_type="invoice",
-        resource_id=old.id,
-        data={"successor": new.id, "late_fee": charges.late_fee, "damages": charges.damages},
-    )
-    c.summary.rebills += 1
-
-
-async def _letter(c: _Chunk, invoice: Invoice, index: int, step: LadderStep) -> str | None:
-    assert invoice.chain_id is not None
-    inserted = await insert_ignore_returning(
-        c.session,
-        Notification,
-        "id",
-        tenant_id=c.tenant_id,
-        id=notification_id(invoice.chain_id, index),
-        dedupe_key=f"{invoice.chain_id}:{invoice.dunning_base_date}:{index}",
-        template=step.action,
-        channel=step.channel,
-        order_id=invoice.order_id,
-        invoice_id=invoice.id,
-        data=notification_data(invoice, index, step),
-        status="pending",
-        attempts=0,
-        created_at=clock.utc_now(),
-    )
-    if inserted is not None:
-        c.summary.notifications += 1
-    return inserted
-
-
-async def _record_result(c: _Chunk, chain_id: str, index: int, result: dict[str, Any]) -> None:
-    await c.session.execute(
-        update(DunningAction)
-        .where(DunningAction.tenant_id == c.tenant_id, DunningAction.id == action_id(chain_id, index))
-        .values(result=result)
-        .execution_options(synchronize_session=False)
-    )
+    for start in range(0, len(letters), 1_000):
+        result_ = await c.session.execute(_insert(c.session, Notification).values(letters[start : start + 1_000]))
+        c.summary.notifications += int(result_.rowcount or 0)  # type: ignore[attr-defined]
+    c.summary.rebills += len(acting)
 
 
 async def _charge_offs(c: _Chunk, index: int) -> None:
-    for invoice_id, order_id in await _per_invoice_candidates(c, index):
-        invoice = await _lock_one(c, invoice_id, order_id)
-        if invoice is None:
-            continue
-        await _charge_off(c, invoice, index)
-
-
-async def _charge_off(c: _Chunk, invoice: Invoice, index: int) -> None:
-    """Write the balance off: Dr bad-debt expense / Cr the receivables still holding it."""
-    assert invoice.chain_id is not None
-    if not await _claim(c, invoice, index, "charge_off", {}):
+    """Write off every due chain of the chunk at once: Dr bad-debt expense / Cr the receivables still holding it,
+    one entry for the chunk; the invoices become ``charged_off`` (still collectible: recoveries are booked)."""
+    heads = await _lock_heads(c, index)
+    plans: dict[str, tuple[Invoice, dict[str, Any]]] = {}
+    for invoice in heads:
+        assert invoice.chain_id is not None
+        balance = invoice.balance
+        charges = min((invoice.late_fee - invoice.paid_late_fee) + (invoice.damages - invoice.paid_damages), balance)
+        plans[invoice.chain_id] = (invoice, {"amount": balance, "receivable": balance - charges, "charges": charges})
+    claimed = await _claim_many(c, index, "charge_off", plans)
+    acting = [plans[chain] for chain in sorted(claimed)]
+    if not acting:
         return
-    balance = invoice.balance
-    charges = min((invoice.late_fee - invoice.paid_late_fee) + (invoice.damages - invoice.paid_damages), balance)
-    receivable = balance - charges
-    lines: list[Line] = [debit("bad_debt_expense", Money(balance, invoice.currency))]
+    total = receivable = charges_ = 0
+    for invoice, result in acting:
+        invoice.charged_off_amount = result["amount"]
+        if invoice.status in OVERDUE_STATUSES:
+            invoice.status = "charged_off"  # from overdue or in collection: the consumer's count is unchanged
+        else:  # a request held it when the chunk moved the others to overdue
+            await invoicing.set_status(c.session, invoice, "charged_off")
+        total, receivable, charges_ = (
+            total + result["amount"],
+            receivable + result["receivable"],
+            charges_ + result["charges"],
+        )
+        audit.record(
+            c.session,
+            tenant_id=c.tenant_id,
+            actor=_ACTOR,
+            action="invoice.charged_off",
+            resource_type="invoice",
+            resource_id=invoice.id,
+            data={"amount": result["amount"]},
+        )
+    currency = acting[0][0].currency
+    lines: list[Line] = [debit("bad_debt_expense", Money(total, currency))]
     if receivable:
-        lines.append(credit("consumer_receivable", Money(receivable, invoice.currency)))
-    if charges:
-        lines.append(credit("late_fee_receivable", Money(charges, invoice.currency)))
+        lines.append(credit("consumer_receivable", Money(receivable, currency)))
+    if charges_:
+        lines.append(credit("late_fee_receivable", Money(charges_, currency)))
+    first, last = acting[0][0].chain_id, acting[-1][0].chain_id
     await post_entry(
         c.session,
         c.tenant_id,
         kind="dunning.charge_off",
         lines=lines,
         effective_date=c.as_of,
-        source_ref=f"charge_off:{invoice.id}",
-        memo=f"invoice {invoice.number}",
+        source_ref=f"charge_off:{c.base}:{index}:{first}-{last}:{len(acting)}",
+        memo=f"{len(acting)} charge-offs for {c.as_of}",
     )
-    invoice.charged_off_amount = balance
-    await invoicing.set_status(c.session, invoice, "charged_off")
-    await _record_result(c, invoice.chain_id, index, {"amount": balance, "receivable": receivable, "charges": charges})
-    audit.record(
-        c.session,
-        tenant_id=c.tenant_id,
-        actor=_ACTOR,
-        action="invoice.charged_off",
-        resource_type="invoice",
-        resource_id=invoice.id,
-        data={"amount": balance},
-    )
-    c.summary.charge_offs += 1
+    await c.session.flush()
+    c.summary.charge_offs += len(acting)
 
 
 # -- SQL helpers ---------------------------------------------------------------------------------------------------

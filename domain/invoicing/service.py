@@ -131,6 +131,53 @@ async def issue(
     return invoice
 
 
+def rebill_successor(
+    old: Invoice, *, number: int, invoice_id: str, policy: CreditPolicy, due_days: int, today: dt.date
+) -> Invoice:
+    """The next version of an overdue invoice (再請求), built in memory for a caller that issues many at once (the
+    dunning sweep): a new number and payment keys, due ``due_days`` after ``today``, everything billed and paid
+    carried over, the same chain, base date and status. The caller adds it, marks ``old`` re-billed (the consumer's
+    overdue count is unchanged: one past-due invoice replaces another) and adds the re-bill's charges."""
+    reissue = old.reissue + 1
+    new = Invoice(
+        tenant_id=old.tenant_id,
+        id=invoice_id,
+        number=number,
+        order_id=old.order_id,
+        merchant_id=old.merchant_id,
+        consumer_id=old.consumer_id,
+        capture_id=old.capture_id,
+        delivery=old.delivery,
+        status=old.status,
+        currency=old.currency,
+        principal=old.principal,
+        fee=old.fee,
+        fee_tax=old.fee_tax,
+        fee_recognized=old.fee_recognized,
+        issue_date=today,
+        due_date=today + dt.timedelta(days=due_days),
+        payment_number=keys.payment_number(policy.issuer_code, number, min(reissue, keys.MAX_REISSUE)),
+        virtual_account=f"{policy.virtual_account_bank}-{policy.virtual_account_branch}-{virtual_account_for(number)}",
+        reissue=reissue,
+        supersedes_id=old.id,
+        payer_kana=old.payer_kana,
+        late_fee=old.late_fee,
+        late_fee_tax=old.late_fee_tax,
+        damages=old.damages,
+        promise_to_pay_date=old.promise_to_pay_date,
+        dispute_hold=old.dispute_hold,
+        payment_pending_since=old.payment_pending_since,
+        charged_off_amount=old.charged_off_amount,
+        recovered_amount=old.recovered_amount,
+        chain_id=old.chain_id,
+        dunning_base_date=old.dunning_base_date,
+        rebill_count=old.rebill_count + 1,
+        created_at=clock.utc_now(),
+    )
+    allocation.copy_paid(old, new)
+    return new
+
+
 def date_from(invoice: Invoice, policy: CreditPolicy) -> None:
     """Date an unpaid invoice from today (JST): issue date today, due date + the policy's days. The payment
     keys do not change (the barcode's due date is computed from the invoice when printed)."""

@@ -33,3 +33,17 @@ async def next_value(session: AsyncSession, tenant_id: str, name: str) -> int:
         await insert_ignore_returning(session, TenantCounter, "name", tenant_id=tenant_id, name=name, value=0)
         value = (await session.execute(_NEXT, {"t": tenant_id, "n": name})).scalar_one()
     return int(value)
+
+
+_ADD = text("UPDATE tenant_counters SET value = value + :k WHERE tenant_id = :t AND name = :n RETURNING value")
+
+
+async def next_values(session: AsyncSession, tenant_id: str, name: str, count: int) -> range:
+    """The next ``count`` values of the counter at once (one row lock, one statement), in order."""
+    if count <= 0:
+        return range(0)
+    last = (await session.execute(_ADD, {"t": tenant_id, "n": name, "k": count})).scalar_one_or_none()
+    if last is None:
+        await insert_ignore_returning(session, TenantCounter, "name", tenant_id=tenant_id, name=name, value=0)
+        last = (await session.execute(_ADD, {"t": tenant_id, "n": name, "k": count})).scalar_one()
+    return range(int(last) - count + 1, int(last) + 1)

@@ -384,3 +384,88 @@ class TestScope:
 async def head_status(db, tenant_id: str) -> str:
     async with db.sessionmaker() as s:
         return (await s.scalars(select(Invoice.status).where(Invoice.tenant_id == tenant_id))).one()
+
+
+class TestNegativeDatabase:
+    async def test_a_fraud_flagged_order_unpaid_at_the_final_demand_is_reported_and_a_plain_late_payer_is_not(
+        self, client, db, tenant_a
+    ):
+        from domain.checkout.models import Order
+        from fraud.models import NegativeReport, Screening
+
+        flagged = await invoiced(client, tenant_a, 0)
+        plain = await invoiced(client, tenant_a, 1)
+        async with db.transaction() as s:
+            screening_id = (await s.get(Order, (tenant_a.id, flagged["id"]))).screening_id
+            # The engine said REVIEW and a person let the order through (the approval path is tested in checkout).
+            await s.execute(
+                update(Screening)
+                .where(Screening.tenant_id == tenant_a.id, Screening.id == screening_id)
+                .values(verdict="REVIEW")
+            )
+        await sweep(db, tenant_a, day(59))
+        before = await sweep(db, tenant_a, day(59))
+        assert before.negative_reports == 0
+        days = await sweep_days(db, tenant_a, day(60), dt.date(2026, 8, 14))
+        assert sum(s.negative_reports for s in days.values()) == 1
+        async with db.sessionmaker() as s:
+            reports = (await s.scalars(select(NegativeReport).where(NegativeReport.tenant_id == tenant_a.id))).all()
+        assert {(r.screening_id, r.reason) for r in reports} == {(screening_id, "non_payment")}
+        assert len(reports) >= 2  # phone, email, name + address: each identifier of the flagged order
+        assert plain["id"] != flagged["id"]
+        # The next day's sweep reports nothing again.
+        assert (await sweep(db, tenant_a, dt.date(2026, 8, 15))).negative_reports == 0
+
+
+async def _pay(client, tenant, external_id: str, amount: int, invoice: Invoice, as_of: dt.date) -> dict[str, Any]:
+    """A bank transfer to the (old) slip's virtual account, reconciled in the request on ``as_of``."""
+    from tests.fixtures.factories import bearer
+
+    body = {
+        "external_id": external_id,
+        "amount": amount,
+        "value_date": as_of.isoformat(),
+        "account": invoice.virtual_account,
+    }
+    with freeze_time(noon(as_of), real_asyncio=True):
+        r = await client.post("/admin/v1/payments", headers=bearer(tenant.finance_key), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+class TestPaymentsAfterDunning:
+    async def test_paying_the_original_amount_after_a_rebill_closes_it_and_forgives_the_fee(self, client, db, tenant_a):
+        order = await invoiced(client, tenant_a)
+        first = await head(db, tenant_a.id, order["id"])
+        await sweep_days(db, tenant_a, day(14), day(14))
+        rebilled = await head(db, tenant_a.id, order["id"])
+        assert rebilled.late_fee == 56 and rebilled.balance == PRINCIPAL + 56
+        # The consumer pays the first slip's amount to the first slip's account.
+        payment = await _pay(client, tenant_a, "bank:orig", PRINCIPAL, first, day(16))
+        assert (payment["outcome"], payment["invoice_id"]) == ("waived", rebilled.id)
+        closed = await head(db, tenant_a.id, order["id"])
+        assert (closed.status, closed.balance, closed.waived) == ("paid", 0, 56)
+        # Waterfall: the fee first, then principal; the ¥56 of principal left unpaid is forgiven as the fee it was.
+        assert (closed.paid_late_fee, closed.paid_principal) == (56, PRINCIPAL - 56)
+        assert await overdue_count(db, tenant_a.id) == 0
+        bal = await balances(client, tenant_a)
+        assert bal["consumer_receivable"] == 0 and bal["late_fee_receivable"] == 0
+        assert bal["reissue_fee_income"] == 0 and bal["output_consumption_tax"] == 0
+        await ledger_ok(db, tenant_a.id)
+
+    async def test_a_payment_after_charge_off_is_a_recovery(self, client, db, tenant_a):
+        order = await invoiced(client, tenant_a)
+        await sweep_days(db, tenant_a, day(14), day(14))
+        await sweep(db, tenant_a, dt.date(2026, 10, 13))  # D+120 (catch-up: the letters in between are superseded)
+        charged = await head(db, tenant_a.id, order["id"])
+        assert charged.status == "charged_off"
+        owed = charged.balance
+        payment = await _pay(client, tenant_a, "bank:late", owed, charged, dt.date(2026, 10, 20))
+        assert payment["outcome"] == "recovery"
+        recovered = await head(db, tenant_a.id, order["id"])
+        assert (recovered.status, recovered.balance, recovered.recovered_amount) == ("recovered", 0, owed)
+        assert await overdue_count(db, tenant_a.id) == 0
+        bal = await balances(client, tenant_a)
+        assert (bal["recoveries"], bal["bad_debt_expense"]) == (owed, owed)
+        assert bal["consumer_receivable"] == 0 and bal["late_fee_receivable"] == 0
+        await ledger_ok(db, tenant_a.id)

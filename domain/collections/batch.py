@@ -14,11 +14,13 @@ the payments still ``received``: nothing is applied twice, nothing is lost.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import BigInteger, String, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.checkout.models import Consumer, Order
@@ -27,7 +29,7 @@ from domain.collections import effects, reconcile
 from domain.collections.models import PAYMENT, Payment, PaymentAllocation, PaymentFile
 from domain.invoicing.models import OVERDUE_STATUSES, Invoice
 from domain.invoicing.service import render_invoice
-from domain.kit import audit, clock
+from domain.kit import audit, bulk, clock
 from domain.kit.dialect import is_postgres
 from domain.kit.ids import new_id
 from domain.ledger import post_entry
@@ -203,8 +205,8 @@ async def _close_invoices(
     session: AsyncSession, tenant_id: str, candidates: dict[str, tuple[_Row, str, _Invoice]], file_id: str
 ) -> set[str]:
     pg = is_postgres(session)
-    t, o, c = Invoice.__table__, Order.__table__, Consumer.__table__
-    # Lock in the fixed order: orders, consumers, invoices (each in id order), then re-read what the locks protect.
+    o, c = Order.__table__, Consumer.__table__
+    # Lock in the fixed order: orders, consumers (each in id order), then the invoices as they are closed.
     order_ids = sorted({invoice.order_id for _, _, invoice in candidates.values()})
     orders: dict[str, tuple[str | None, int, str, bool]] = {}
     for part in _parts(order_ids):
@@ -220,31 +222,23 @@ async def _close_invoices(
     for part in _parts(consumer_ids):
         stmt = select(c.c.id, c.c.merged_into).where(c.c.tenant_id == tenant_id, c.c.id.in_(part)).order_by(c.c.id)
         merged.update(cid for cid, into in (await session.execute(_locking(stmt, pg))).all() if into is not None)
-    locked: dict[str, _Invoice] = {}
-    for part in _parts(sorted(candidates)):
-        stmt = select(*_INVOICE_COLUMNS).where(t.c.tenant_id == tenant_id, t.c.id.in_(part)).order_by(t.c.id)
-        for row in (await session.execute(_locking(stmt, pg))).all():
-            locked[row.id] = _Invoice(*row)
-    # What still qualifies under the locks (a request may have changed an invoice since it was read).
-    chosen: list[tuple[_Row, _Invoice, str]] = []
-    for invoice_id, (payment, method, seen) in candidates.items():
-        invoice = locked.get(invoice_id)
-        order = orders.get(seen.order_id)
-        if (
-            invoice is None
-            or order is None
-            or invoice.status != seen.status
-            or invoice.balance != payment.amount
-            or order[2] == "unguaranteed"
-            or order[0] in merged
-        ):
-            continue
-        chosen.append((payment, invoice, method))
+    # Orders out of the guarantee book an extra line, merged consumers resolve elsewhere: the careful path.
+    wanted = {
+        invoice_id: (payment, method, seen)
+        for invoice_id, (payment, method, seen) in candidates.items()
+        if seen.order_id in orders
+        and orders[seen.order_id][2] != "unguaranteed"
+        and orders[seen.order_id][0] not in merged
+    }
+    now = clock.utc_now()
+    # Close the invoices that are still as they were read (same status, nothing paid since): the UPDATE takes their
+    # locks and checks them in one statement; one that changed is left to the careful path.
+    closed = await _close_unchanged(session, tenant_id, list(wanted.values()), now)
+    chosen = [(payment, seen, method) for invoice_id, (payment, method, seen) in wanted.items() if invoice_id in closed]
     if not chosen:
         return set()
-    now = clock.utc_now()
     rows_total: dict[tuple[str, str, str], int] = defaultdict(int)  # (currency, source, component) -> amount
-    allocations: list[dict[str, object]] = []
+    allocations: list[tuple[object, ...]] = []
     order_release: dict[str, int] = defaultdict(int)
     consumer_release: dict[str, int] = defaultdict(int)
     consumer_overdue: dict[str, int] = defaultdict(int)
@@ -254,17 +248,7 @@ async def _close_invoices(
         for component in ("late_fee", "damages", "fee", "principal"):
             amount = getattr(invoice, component) - getattr(invoice, f"paid_{component}")
             if amount:
-                allocations.append(
-                    {
-                        "tenant_id": tenant_id,
-                        "id": new_id("pal"),
-                        "payment_id": payment.id,
-                        "invoice_id": invoice.id,
-                        "component": component,
-                        "amount": amount,
-                        "created_at": now,
-                    }
-                )
+                allocations.append((tenant_id, new_id("pal"), payment.id, invoice.id, component, amount, now))
                 if not test_mode:  # sandbox orders book nothing (as in checkout)
                     rows_total[(payment.currency, source, component)] += amount
         release = min(exposure - order_release[invoice.order_id], invoice.principal - invoice.paid_principal)
@@ -274,21 +258,6 @@ async def _close_invoices(
                 consumer_release[consumer_id] += release
         if invoice.status in OVERDUE_STATUSES and consumer_id:
             consumer_overdue[consumer_id] += 1
-    for part in _parts([invoice.id for _, invoice, _ in chosen]):
-        await session.execute(
-            update(t)
-            .where(t.c.tenant_id == tenant_id, t.c.id.in_(part))
-            .values(
-                paid_late_fee=t.c.late_fee,
-                paid_damages=t.c.damages,
-                paid_fee=t.c.fee,
-                paid_principal=t.c.principal,
-                paid_amount=t.c.late_fee + t.c.damages + t.c.fee + t.c.principal,
-                status="paid",
-                closed_at=now,
-                payment_pending_since=None,
-            )
-        )
     if order_release:
         ids, releases = zip(*sorted(order_release.items()), strict=True)
         await _bulk_update(
@@ -326,8 +295,7 @@ async def _close_invoices(
         ),
         now=now,
     )
-    for part in _parts(allocations, 5_000):
-        await session.execute(PaymentAllocation.__table__.insert(), part)
+    await bulk.insert_rows(session, PaymentAllocation.__table__, _ALLOCATION_COLUMNS, allocations)
     by_source: dict[tuple[str, str], list[tuple[str, int]]] = defaultdict(list)
     for (currency, source, component), amount in rows_total.items():
         by_source[(currency, source)].append((component, amount))
@@ -346,6 +314,72 @@ async def _close_invoices(
         await reconcile.confirm_preliminaries(session, tenant_id, part)
     await _emit_paid(session, tenant_id, [invoice for _, invoice, _ in chosen])
     return {payment.id for payment, _, _ in chosen}
+
+
+_ALLOCATION_COLUMNS = ("tenant_id", "id", "payment_id", "invoice_id", "component", "amount", "created_at")
+
+
+async def _close_unchanged(
+    session: AsyncSession, tenant_id: str, wanted: list[tuple[_Row, str, _Invoice]], now: dt.datetime
+) -> set[str]:
+    """Mark paid, in full, each invoice still in the status and with the paid amount it was read with; the ids
+    closed. PostgreSQL: one ``UPDATE … FROM unnest(…) … RETURNING``; elsewhere a read under the (database) lock."""
+    t = Invoice.__table__
+    full = {
+        "paid_late_fee": t.c.late_fee,
+        "paid_damages": t.c.damages,
+        "paid_fee": t.c.fee,
+        "paid_principal": t.c.principal,
+        "paid_amount": t.c.late_fee + t.c.damages + t.c.fee + t.c.principal,
+        "status": "paid",
+        "closed_at": now,
+        "payment_pending_since": None,
+    }
+    if is_postgres(session):
+        closed: set[str] = set()
+        for part in _parts(wanted, 5_000):
+            v = (
+                select(
+                    func.unnest(bindparam("ids", [seen.id for _, _, seen in part], type_=ARRAY(String))).label("id"),
+                    func.unnest(bindparam("statuses", [seen.status for _, _, seen in part], type_=ARRAY(String))).label(
+                        "status"
+                    ),
+                    func.unnest(
+                        bindparam("paid", [seen.paid_amount for _, _, seen in part], type_=ARRAY(BigInteger))
+                    ).label("paid"),
+                )
+            ).subquery("v")
+            result = await session.execute(
+                update(t)
+                .where(
+                    t.c.tenant_id == tenant_id,
+                    t.c.id == v.c.id,
+                    t.c.status == v.c.status,
+                    t.c.paid_amount == v.c.paid,
+                    t.c.waived == 0,
+                )
+                .values(**full)
+                .returning(t.c.id)
+            )
+            closed.update(result.scalars().all())
+        return closed
+    rows = {}
+    for part in _parts([seen.id for _, _, seen in wanted]):
+        stmt = select(t.c.id, t.c.status, t.c.paid_amount, t.c.waived).where(
+            t.c.tenant_id == tenant_id, t.c.id.in_(part)
+        )
+        rows.update({row.id: row for row in (await session.execute(stmt)).all()})
+    unchanged = [
+        seen.id
+        for _, _, seen in wanted
+        if (row := rows.get(seen.id)) is not None
+        and row.status == seen.status
+        and row.paid_amount == seen.paid_amount
+        and row.waived == 0
+    ]
+    for part in _parts(unchanged):
+        await session.execute(update(t).where(t.c.tenant_id == tenant_id, t.c.id.in_(part)).values(**full))
+    return set(unchanged)
 
 
 async def _emit_paid(session: AsyncSession, tenant_id: str, paid: list[_Invoice]) -> None:

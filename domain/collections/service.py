@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,7 @@ from domain.collections.formats import FileRejected, IncomingPayment, detect_and
 from domain.collections.models import HELD_STATUSES, PAYMENT, Payment, PaymentFile
 from domain.collections.reconcile import apply_to_invoice, book
 from domain.invoicing.models import OPEN_STATUSES, Invoice
-from domain.kit import audit, clock, outbox
+from domain.kit import audit, bulk, clock, outbox
 from domain.kit.dialect import for_update, insert_ignore, is_postgres
 from domain.kit.errors import FieldIssue, InvalidInput, NotFound, StateConflict
 from domain.kit.ids import new_id
@@ -195,6 +195,32 @@ async def import_file(
 _BATCH = 5_000
 
 
+_COLUMNS = (
+    "tenant_id",
+    "id",
+    "external_id",
+    "source",
+    "file_id",
+    "line_no",
+    "created_by",
+    "kind",
+    "channel",
+    "currency",
+    "amount",
+    "value_date",
+    "payer_name",
+    "payer_code",
+    "edi",
+    "account",
+    "payment_number",
+    "reverses_external_id",
+    "status",
+    "open_amount",
+    "note",
+    "created_at",
+)
+
+
 async def _insert_payments(
     session: AsyncSession,
     tenant_id: str,
@@ -203,63 +229,60 @@ async def _insert_payments(
     created_by: str,
     now: dt.datetime,
 ) -> None:
-    """Insert the file's payments in batches, skipping any record already imported (same ``external_id``)."""
-    table = Payment.__table__
+    """Insert the file's payments, skipping any record already imported (same ``external_id``)."""
     rows = [
-        {
-            "tenant_id": tenant_id,
-            "id": new_id("pay"),
-            "external_id": p.external_id,
-            "source": "file",
-            "file_id": record.id,
-            "line_no": p.line_no,
-            "created_by": created_by,
-            "kind": p.kind,
-            "channel": p.channel,
-            "currency": "JPY",
-            "amount": p.amount,
-            "value_date": p.value_date,
-            "payer_name": p.payer_name,
-            "payer_code": p.payer_code,
-            "edi": p.edi,
-            "account": p.account,
-            "payment_number": p.payment_number,
-            "reverses_external_id": p.reverses_external_id,
-            "status": "received",
-            "open_amount": 0,
-            "note": "",
-            "created_at": now,
-        }
+        (
+            tenant_id,
+            new_id("pay"),
+            p.external_id,
+            "file",
+            record.id,
+            p.line_no,
+            created_by,
+            p.kind,
+            p.channel,
+            "JPY",
+            p.amount,
+            p.value_date,
+            p.payer_name,
+            p.payer_code,
+            p.edi,
+            p.account,
+            p.payment_number,
+            p.reverses_external_id,
+            "received",
+            0,
+            "",
+            now,
+        )
         for p in payments
     ]
     if is_postgres(session):
         await _copy_payments(session, rows)
         return
-    statement = sqlite_insert(table).on_conflict_do_nothing()
+    statement = sqlite_insert(Payment.__table__).on_conflict_do_nothing()
     for start in range(0, len(rows), _BATCH):
-        await session.execute(statement, rows[start : start + _BATCH])
+        await session.execute(
+            statement, [dict(zip(_COLUMNS, row, strict=True)) for row in rows[start : start + _BATCH]]
+        )
 
 
-async def _copy_payments(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def _copy_payments(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
     """PostgreSQL: COPY the rows into a session-local staging table, then one ``INSERT … SELECT … ON CONFLICT DO
     NOTHING`` (a line imported before keeps its first record). In the caller's transaction."""
     if not rows:
         return
-    columns = list(rows[0])
-    connection = await session.connection()
-    raw = (await connection.get_raw_connection()).driver_connection
-    names = ", ".join(columns)
-    async with raw.cursor() as cursor:
-        await cursor.execute(
+    names = ", ".join(_COLUMNS)
+    await session.execute(
+        text(
             "CREATE TEMP TABLE IF NOT EXISTS payments_staging (LIKE payments INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
-        async with cursor.copy(f"COPY payments_staging ({names}) FROM STDIN") as copy:  # noqa: S608 - model columns
-            for row in rows:
-                await copy.write_row(tuple(row[c] for c in columns))
-        await cursor.execute(
-            f"INSERT INTO payments ({names}) SELECT {names} FROM payments_staging ON CONFLICT DO NOTHING"  # noqa: S608
-        )
-        await cursor.execute("DELETE FROM payments_staging")
+    )
+    await bulk.copy_into(session, "payments_staging", _COLUMNS, rows)
+    await session.execute(
+        text(f"INSERT INTO payments ({names}) SELECT {names} FROM payments_staging ON CONFLICT DO NOTHING")  # noqa: S608
+    )
+    await session.execute(text("DELETE FROM payments_staging"))
 
 
 async def get_file(session: AsyncSession, principal: Principal, file_id: str) -> PaymentFile:

@@ -105,3 +105,17 @@ def relay() -> None:
         click.echo(f"Relayed {n} message(s).")
 
     anyio.run(main)
+
+
+@jobs.command(
+    "run",
+    help="Run one scheduled job by name, the same as `bnpl jobs NAME`: e.g. `bnpl jobs run dunning --as-of "
+    "2026-12-01` re-runs that day's sweep (running it twice acts once). Options after NAME go to the job.",
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+)
+@click.argument("name", type=click.Choice([job.command for job in SCHEDULE]))
+@click.pass_context
+def run_job(ctx: click.Context, name: str) -> None:
+    command = jobs.commands[name]
+    with command.make_context(name, list(ctx.args), parent=ctx) as sub:
+        command.invoke(sub)

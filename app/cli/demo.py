@@ -46,6 +46,9 @@ from domain.checkout.schemas import (
     OrderRequest,
     RefundRequest,
 )
+from domain.collections import dunning
+from domain.collections import service as collections
+from domain.collections.formats import IncomingPayment
 from domain.kit import clock
 from domain.kit.pagination import PageRequest
 from domain.kit.tenancy import Principal, Role
@@ -251,6 +254,36 @@ async def _seed_live(shop: _Shop) -> None:
     arrived = await shop.order("DEMO-1010", 9, [(KETTLE, 1), (TEA, 1), (SHIPPING, 1)], expect="authorized")
     await shop.capture(arrived, "fukuyama", "5012345678")
     await checkout.confirm_arrival(shop.session, shop.admin, arrived.id)
+
+    # Collections. The arrived order's invoice was paid by bank transfer to its own virtual account (matched and
+    # applied at once); the first parcel of the two-parcel order was paid in part; and a transfer nobody can place
+    # waits in suspense, in the manual queue. Then the day's dunning: the parcel shipped 35 days ago without arrival
+    # is past due (its invoice was due 21 days ago), so the sweep re-bills it with the capped fee.
+    finance = Principal(api_key_id=CLI_ACTOR, role=Role.OPERATOR_FINANCE, tenant_id=shop.admin.tenant_id)
+    today = clock.jst_today()
+    [paid] = await checkout.invoices_of(shop.session, shop.merchant, arrived.id)
+    first_parcel = (await checkout.invoices_of(shop.session, shop.merchant, two_parcels.id))[0]
+    for external_id, amount, account, payer in (
+        ("demo-bank-0001", paid.balance, paid.virtual_account, "ｻｻｷ ﾕｳｺ"),
+        ("demo-bank-0002", first_parcel.balance // 2, first_parcel.virtual_account, "ｽｽﾞｷ ｹﾝ"),
+        ("demo-bank-0003", 4_980, None, "ﾀﾅｶ ｼﾞﾛｳ"),
+    ):
+        incoming = IncomingPayment(
+            line_no=0,
+            external_id=external_id,
+            kind="payment",
+            channel="bank_transfer",
+            amount=amount,
+            value_date=today,
+            payer_name=payer,
+            payer_code="",
+            edi="",
+            account=account,
+            payment_number=None,
+            reverses_external_id=None,
+        )
+        await collections.record_payment(shop.session, finance, incoming)
+    await dunning.run_dunning(shop.session, shop.admin.tenant_id, today)
 
 
 async def _seed_sandbox(shop: _Shop) -> None:

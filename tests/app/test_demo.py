@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.cli import cli
 from domain.checkout.models import Capture, Consumer, Order, Refund
+from domain.collections.models import Payment
 from domain.invoicing.models import Invoice
 from domain.ledger.models import JournalEntry
 from domain.tenancy.models import ApiKey, Merchant, Operator
@@ -72,7 +73,9 @@ class TestDemo:
         # Separate (別送): an invoice per shipment; enclosed (同梱): one invoice, issued at authorization.
         two_parcels = orders["DEMO-1006"]
         assert status("DEMO-1006") == "captured" and captures[two_parcels.id] == 2
-        assert invoices[(two_parcels.id, "issued", "separate")] == 2
+        # The first parcel's invoice was paid in part (the demo's collections), the second is open.
+        assert invoices[(two_parcels.id, "partially_paid", "separate")] == 1
+        assert invoices[(two_parcels.id, "issued", "separate")] == 1
         enclosed = orders["DEMO-1007"]
         assert (status("DEMO-1007"), enclosed.invoice_delivery) == ("captured", "enclosed")
         assert invoices[(enclosed.id, "issued", "enclosed")] == 1
@@ -85,6 +88,13 @@ class TestDemo:
         assert orders["DEMO-1010"].guarantee == "guaranteed" and orders["DEMO-1010"].arrival_confirmed_at is not None
         assert status("DEMO-1011") == "expired" and orders["DEMO-1011"].exposure == 0
         assert (status("DEMO-1012"), orders["DEMO-1012"].guarantee) == ("captured", "unguaranteed")
+        # Collections: the arrived order's invoice paid; the lapsed parcel's invoice, 21 days past due, re-billed.
+        assert invoices[(orders["DEMO-1010"].id, "paid", "separate")] == 1
+        lapsed = orders["DEMO-1012"].id
+        assert invoices[(lapsed, "rebilled", "separate")] == 1 and invoices[(lapsed, "overdue", "separate")] == 1
+        async with committed_db.sessionmaker() as s:
+            payments = Counter((p.status, p.outcome) for p in (await s.scalars(select(Payment))).all())
+        assert payments == {("applied", "exact"): 1, ("applied", "partial"): 1, ("unmatched", "unidentified"): 1}
 
     async def test_ledger_balances_and_exposure_matches_the_orders(self, committed_db):
         assert (await invoke("demo")).exit_code == 0

@@ -79,17 +79,21 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
 
 def body_guard_middleware(max_body_bytes: int) -> Any:
     """415 unless a body-carrying request is JSON (routes may allow other types with ``opt["content_types"]``);
-    413 when Content-Length already says the body is too large (Litestar enforces the limit while reading too)."""
+    413 when Content-Length already says the body is too large (Litestar enforces the limit while reading too;
+    a route may raise it with ``request_max_body_size``)."""
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "http" and scope["method"] in BODY_METHODS:
+                handler = scope.get("route_handler")
+                # A route that takes files (a bank's payment file) declares its own, larger limit.
+                route_limit = getattr(handler, "request_max_body_size", None) if handler is not None else None
+                limit = route_limit if isinstance(route_limit, int) and route_limit > max_body_bytes else max_body_bytes
                 length = _header(scope, b"content-length")
-                if length is not None and length.isdigit() and int(length) > max_body_bytes:
-                    raise PayloadTooLarge(f"The request body exceeds {max_body_bytes} bytes.")
+                if length is not None and length.isdigit() and int(length) > limit:
+                    raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
                 has_body = (length is not None and length != "0") or _header(scope, b"transfer-encoding") is not None
                 if has_body:
-                    handler = scope.get("route_handler")
                     allowed = (handler.opt.get("content_types") if handler is not None else None) or (
                         "application/json",
                     )

@@ -245,3 +245,20 @@ async def test_a_reconciliation_killed_mid_chunk_resumes_without_applying_anythi
     money = await balances(client, tenant)
     assert money["bank"] == 4_000 and money["consumer_receivable"] == 4 * TOTAL - 4_000
     await ledger_ok(db, tenant.id)
+
+
+async def test_a_bank_file_may_be_larger_than_a_json_body_but_not_unbounded(client, tenant_a, db):
+    groups = [group(f"0001-001-{i:07d}", transfer(i, 1_000)) for i in range(1, 5_001)]
+    data = build_zengin_01(groups, created_on=DAY)
+    assert len(data) > 2 * 1_048_576  # larger than the API's 1 MiB limit for JSON bodies
+    record = await upload(client, tenant_a, data)
+    assert record["payment_count"] == 5_000
+    headers = bearer(tenant_a.finance_key) | {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": str(65 << 20),
+    }
+    r = await client.post("/admin/v1/payment-files", headers=headers, content=b"")
+    assert r.status_code == 413 and r.json()["code"] == "payload_too_large"
+    big_json = {"external_id": "x", "amount": 1, "value_date": "2026-12-01", "edi": "x" * 2_000_000}
+    r = await client.post("/admin/v1/payments", headers=bearer(tenant_a.finance_key), json=big_json)
+    assert r.status_code == 413

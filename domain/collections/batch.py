@@ -62,6 +62,8 @@ async def reconcile_chunk(
             .where(p.c.tenant_id == tenant_id, p.c.file_id == file_id, p.c.status == "received")
             .order_by(p.c.line_no)
             .limit(limit)
+            # Two runners of one file (the worker and the CLI, a redelivered message) share it, never a payment.
+            .with_for_update(skip_locked=True)
         )
     ).all()
     if not rows:
@@ -251,7 +253,12 @@ async def _close_invoices(
                 allocations.append((tenant_id, new_id("pal"), payment.id, invoice.id, component, amount, now))
                 if not test_mode:  # sandbox orders book nothing (as in checkout)
                     rows_total[(payment.currency, source, component)] += amount
-        release = min(exposure - order_release[invoice.order_id], invoice.principal - invoice.paid_principal)
+        unpaid_principal = invoice.principal - invoice.paid_principal
+        release = max(0, min(exposure - order_release[invoice.order_id], unpaid_principal))
+        if release < unpaid_principal:  # what a reversal gives back (effects.py)
+            allocations.append(
+                (tenant_id, new_id("pal"), payment.id, invoice.id, "unreleased", unpaid_principal - release, now)
+            )
         if release > 0:
             order_release[invoice.order_id] += release
             if consumer_id:
@@ -285,7 +292,8 @@ async def _close_invoices(
     await _bulk_update(
         session,
         "UPDATE payments SET status = 'applied', outcome = 'exact', match_method = v.method, invoice_id = v.invoice,"
-        " reconciled_at = :now FROM {values} WHERE payments.tenant_id = :tenant AND payments.id = v.id",
+        " reconciled_at = :now FROM {values} WHERE payments.tenant_id = :tenant AND payments.id = v.id"
+        " AND payments.status = 'received'",
         tenant_id,
         ("id", "method", "invoice"),
         (

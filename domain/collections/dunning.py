@@ -427,7 +427,7 @@ async def _to_overdue(c: _Chunk) -> None:
     )
     rows = await _lock_orders(c, candidates)
     if rows:
-        c.summary.overdue += await _transition(c, rows, "overdue", reason="overdue")
+        c.summary.overdue += len(await _transition(c, rows, "overdue", reason="overdue"))
 
 
 async def _collection(c: _Chunk, index: int) -> None:
@@ -440,8 +440,9 @@ async def _collection(c: _Chunk, index: int) -> None:
     rows = await _lock_orders(c, candidates)
     if not rows:
         return
-    moved = await _transition(c, rows, "in_collection", reason="collection")
-    ids = [r[0] for r in rows]
+    ids = await _transition(c, rows, "in_collection", reason="collection")
+    if not ids:
+        return
     await c.session.execute(
         _insert(c.session, DunningAction).from_select(
             _ACTION_COLUMNS,
@@ -450,7 +451,7 @@ async def _collection(c: _Chunk, index: int) -> None:
             ),
         )
     )
-    c.summary.collections += moved
+    c.summary.collections += len(ids)
 
 
 async def _lock_orders(c: _Chunk, candidates: Any) -> list[tuple[str, str | None, str]]:
@@ -460,27 +461,43 @@ async def _lock_orders(c: _Chunk, candidates: Any) -> list[tuple[str, str | None
     return [(r[0], r[1], r[2]) for r in (await c.session.execute(candidates)).all()]
 
 
-async def _transition(c: _Chunk, rows: Sequence[tuple[str, str | None, str]], status: str, *, reason: str) -> int:
+async def _transition(c: _Chunk, rows: Sequence[tuple[str, str | None, str]], status: str, *, reason: str) -> list[str]:
     """Move the locked invoices ``rows`` (id, consumer, old status) to ``status``; consumers' overdue counts follow
-    (locked in id order before the invoices, the order → consumers → invoices lock order)."""
-    delta: dict[str, int] = defaultdict(int)
+    (locked in id order before the invoices, the order → consumers → invoices lock order). Answers the ids moved."""
     entering = status in OVERDUE_STATUSES
+    may_change = {consumer_id for _, consumer_id, old in rows if consumer_id and (old in OVERDUE_STATUSES) != entering}
+    merged: dict[str, str | None] = {}
+    if may_change and c.pg:
+        locked = select(Consumer.id, Consumer.merged_into).where(
+            Consumer.tenant_id == c.tenant_id, Consumer.id.in_(sorted(may_change))
+        )
+        merged = dict((await c.session.execute(locked.order_by(Consumer.id).with_for_update())).all())
+    # Only invoices still in the status they were read in: a payment may have closed one since the read (the
+    # order's lock came after the statement's snapshot).
+    expected = {r[0]: r[2] for r in rows}
+    changed = (
+        (
+            await c.session.execute(
+                update(Invoice)
+                .where(
+                    Invoice.tenant_id == c.tenant_id,
+                    Invoice.id.in_(list(expected)),
+                    Invoice.status.in_(sorted(set(expected.values()))),
+                )
+                .values(status=status)
+                .returning(Invoice.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    done = set(changed)
+    rows = [r for r in rows if r[0] in done]
+    delta: dict[str, int] = defaultdict(int)
     for _, consumer_id, old in rows:
         if consumer_id is not None and (old in OVERDUE_STATUSES) != entering:
             delta[consumer_id] += 1 if entering else -1
-    merged: dict[str, str | None] = {}
-    if delta and c.pg:
-        locked = select(Consumer.id, Consumer.merged_into).where(
-            Consumer.tenant_id == c.tenant_id, Consumer.id.in_(sorted(delta))
-        )
-        merged = dict((await c.session.execute(locked.order_by(Consumer.id).with_for_update())).all())
-    ids = [r[0] for r in rows]
-    result = await c.session.execute(
-        update(Invoice)
-        .where(Invoice.tenant_id == c.tenant_id, Invoice.id.in_(ids))
-        .values(status=status)
-        .execution_options(synchronize_session=False)
-    )
     changes = [{"t": c.tenant_id, "c": cid, "n": n} for cid, n in delta.items() if n and merged.get(cid) is None]
     if changes:
         consumers = Consumer.__table__  # Core: an executemany of one grouped UPDATE, not the ORM's bulk by key
@@ -507,7 +524,7 @@ async def _transition(c: _Chunk, rows: Sequence[tuple[str, str | None, str]], st
             resource_id=invoice_id,
             data={"from": old, "to": status, "as_of": c.as_of.isoformat()},
         )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return [r[0] for r in rows]
 
 
 async def _skip(c: _Chunk, index: int, step: LadderStep, reason: ColumnElement[str], *, held_only: bool) -> int:

@@ -34,6 +34,8 @@ Non-cash rows (they do not add up to the payment's amount):
   was booked to (re-bill fee income with its tax first, then late-damage income).
 * ``unguaranteed``: principal paid on an order out of the payment guarantee: the merchant is owed it again
   (Dr unguaranteed_payable / Cr merchant_payable).
+* ``unreleased``: principal paid beyond what the order still held of the consumer's credit exposure (no posting;
+  a reversal gives back exactly the exposure the payment released).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ CREDIT_ACCOUNT = {
 }
 RECOVERY_PREFIX = "r:"
 CASH_COMPONENTS = (*CREDIT_ACCOUNT, "refunded")
-NON_CASH_COMPONENTS = ("waiver_c", "waiver_r", "unguaranteed")
+NON_CASH_COMPONENTS = ("waiver_c", "waiver_r", "unguaranteed", "unreleased")
 
 SOURCE_BY_CHANNEL = {"convenience_store": "agent_collections_in_transit"}
 
@@ -71,13 +73,14 @@ def lines_for(
     source: str,
     currency: str,
     late_fee: int = 0,
-    late_fee_tax_rate: int = 10,
+    late_fee_tax: int = 0,
 ) -> list[Line]:
     """The balanced lines that book ``rows`` (component, signed amount) with money from ``source``.
 
     A positive row credits its component's account and debits ``source``; a negative row (a reversal, or money
-    leaving a holding account) does the opposite. ``late_fee`` (the invoice's billed re-bill fees) splits a waiver
-    between fee income and damages income."""
+    leaving a holding account) does the opposite. ``late_fee`` and ``late_fee_tax`` (the invoice's billed re-bill
+    fees and the tax they included) split a waiver between fee income, its tax and damages income: the fee is
+    forgiven first, with its share of the tax as booked (all of it when the whole fee is forgiven)."""
     totals: dict[str, int] = defaultdict(int)
 
     def add(account: str, amount: int) -> None:  # + credit, - debit
@@ -94,6 +97,8 @@ def lines_for(
             add(source, -amount)
         elif component == "refunded":
             continue
+        elif component == "unreleased":  # bookkeeping of the credit exposure, not money
+            continue
         elif component in ("waiver_c", "waiver_r"):
             add("late_fee_receivable" if component == "waiver_c" else "consumer_receivable", amount)
         elif component == "unguaranteed":
@@ -104,7 +109,7 @@ def lines_for(
     waived = sum(a for c, a in rows if c in ("waiver_c", "waiver_r"))
     if waived:
         fee_part = max(-late_fee, min(waived, late_fee)) if waived > 0 else max(waived, -late_fee)
-        tax = _tax(abs(fee_part), late_fee_tax_rate) * (1 if fee_part > 0 else -1)
+        tax = (late_fee_tax * abs(fee_part) // late_fee if late_fee else 0) * (1 if fee_part > 0 else -1)
         add("reissue_fee_income", -(fee_part - tax))
         add("output_consumption_tax", -tax)
         add("late_damage_income", -(waived - fee_part))
@@ -116,7 +121,3 @@ def lines_for(
         elif amount < 0:
             lines.append(debit(account, Money(-amount, currency)))
     return lines
-
-
-def _tax(amount: int, rate: int) -> int:
-    return amount * rate // (100 + rate)

@@ -39,6 +39,9 @@ from domain.kit import audit, clock
 from domain.kit.dialect import for_update
 from domain.kit.ids import new_id
 from domain.kit.kana import match_key
+from domain.kit.money import Money
+from domain.ledger import credit as cr
+from domain.ledger import debit as dr
 from domain.ledger import post_entry
 from domain.webhooks import emit
 
@@ -142,9 +145,20 @@ async def head_of(session: AsyncSession, invoice: Invoice) -> Invoice:
 
 
 async def reconcile(session: AsyncSession, payment: Payment, policy: CreditPolicy) -> Payment:
-    """Reconcile one received payment or notice (idempotent: anything but ``received`` is left alone)."""
-    if payment.status != "received":
-        return payment
+    """Reconcile one received payment or notice (idempotent: anything but ``received`` is left alone).
+
+    The payment row is re-read under its lock first: two runners of one file (the worker and ``bnpl payments
+    import``, or a redelivered message) must not both act on a copy that said ``received``."""
+    locked = (
+        await session.scalars(
+            for_update(
+                session, select(Payment).where(Payment.tenant_id == payment.tenant_id, Payment.id == payment.id)
+            ).execution_options(populate_existing=True)
+        )
+    ).one()
+    if locked.status != "received":
+        return locked
+    payment = locked
     if payment.kind == PAYMENT:
         await _apply_payment(session, payment, policy)
     elif payment.kind == PRELIMINARY:
@@ -230,11 +244,13 @@ async def apply_to_invoice(
     assert order is not None
     if split.principal and order.guarantee == "unguaranteed":
         rows.append(("unguaranteed", split.principal))
-    if split.principal and order.exposure:
-        release = min(order.exposure, split.principal)
+    release = min(order.exposure, split.principal)
+    if release:
         order.exposure -= release
         if order.consumer_id:
             await credit.adjust(CheckoutRepository.from_session(session), order.tenant_id, order.consumer_id, -release)
+    if split.principal > release:
+        rows.append(("unreleased", split.principal - release))
     if charged_off:
         invoice.recovered_amount += split.applied
         outcome = "recovery"
@@ -305,7 +321,20 @@ async def _hold(session: AsyncSession, payment: Payment, holding: str, outcome: 
     payment.open_amount = payment.amount if row[0] != "misc" else 0
     payment.status = {"suspense": "unmatched", "overpayment": "overpaid", "misc": "applied"}[row[0]]
     payment.outcome = outcome
-    await book(session, payment, [row], invoice=None, kind=f"payment.{outcome}")
+    await book(
+        session, payment, [row], invoice=None, kind=f"payment.{outcome}", post=not await _sandbox(session, payment)
+    )
+
+
+async def _sandbox(session: AsyncSession, payment: Payment) -> bool:
+    """Whether the payment was matched to a sandbox (test-mode) order's invoice: it books nothing, as in checkout."""
+    if not payment.invoice_id:
+        return False
+    invoice = await session.get(Invoice, (payment.tenant_id, payment.invoice_id))
+    if invoice is None:
+        return False
+    order = await session.get(Order, (invoice.tenant_id, invoice.order_id))
+    return order is not None and order.test_mode
 
 
 async def book(
@@ -338,6 +367,7 @@ async def book(
         source=effects.source_account(payment.channel),
         currency=payment.currency,
         late_fee=invoice.late_fee if invoice is not None else 0,
+        late_fee_tax=invoice.late_fee_tax if invoice is not None else 0,
     )
     if lines and post:
         await post_entry(
@@ -372,20 +402,25 @@ async def _preliminary(session: AsyncSession, payment: Payment, policy: CreditPo
 
 
 async def _preliminary_cancel(session: AsyncSession, payment: Payment) -> None:
-    """速報取消: the till voided the sale. The invoice goes back to where it was unless another 速報 stands."""
+    """速報取消: the till voided the sale. The invoice goes back to where it was unless another 速報 stands.
+
+    Lock order as everywhere: the invoice's order (and chain) first, then the 速報's payment row."""
     payment.status, payment.outcome = "recorded", "preliminary_cancel"
+    seen = await _by_external_id(session, payment.tenant_id, payment.reverses_external_id, lock=False)
+    if seen is None or seen.kind != PRELIMINARY or seen.status != "pending":
+        payment.outcome = "cancel_unmatched"
+        return
+    invoice = await session.get(Invoice, (payment.tenant_id, seen.invoice_id)) if seen.invoice_id else None
+    if invoice is not None:
+        invoice = await lock_chain(session, invoice)
     original = await _by_external_id(session, payment.tenant_id, payment.reverses_external_id)
-    if original is None or original.status != "pending":
-        payment.outcome = "preliminary_cancel_unmatched"
+    if original is None or original.status != "pending":  # confirmed or cancelled meanwhile
+        payment.outcome = "cancel_unmatched"
         return
     original.status = "cancelled"
     original.reversed_by_id = payment.id
-    if original.invoice_id is None:
-        return
-    invoice = await session.get(Invoice, (payment.tenant_id, original.invoice_id))
     if invoice is None:
         return
-    invoice = await lock_chain(session, invoice)
     payment.invoice_id = invoice.id
     others = await session.scalar(
         select(func.count())
@@ -410,17 +445,15 @@ def pending_until(invoice: Invoice, policy: CollectionsPolicy) -> dt.date | None
     return preliminary_hold_until(policy, invoice.payment_pending_since.astimezone(clock.JST).date())
 
 
-async def _by_external_id(session: AsyncSession, tenant_id: str, external_id: str | None) -> Payment | None:
+async def _by_external_id(
+    session: AsyncSession, tenant_id: str, external_id: str | None, *, lock: bool = True
+) -> Payment | None:
     if not external_id:
         return None
-    return (
-        await session.scalars(
-            for_update(
-                session,
-                select(Payment).where(Payment.tenant_id == tenant_id, Payment.external_id == external_id),
-            )
-        )
-    ).one_or_none()
+    stmt = select(Payment).where(Payment.tenant_id == tenant_id, Payment.external_id == external_id)
+    if lock:
+        stmt = for_update(session, stmt).execution_options(populate_existing=True)
+    return (await session.scalars(stmt)).one_or_none()
 
 
 # -- reversals ----------------------------------------------------------------------------------------------------
@@ -428,12 +461,19 @@ async def _by_external_id(session: AsyncSession, tenant_id: str, external_id: st
 
 async def _reverse(session: AsyncSession, notice: Payment, policy: CreditPolicy) -> None:
     """取消 / 訂正 / a returned transfer: undo everything the original payment did. An amount already paid back
-    to the payer cannot be taken back from the invoice's side: it goes to suspense for the manual queue."""
+    to the payer cannot be taken back from the invoice's side: it goes to suspense for the manual queue.
+
+    A reversal names the payment it reverses (``reverses_external_id``) and carries its amount. One that names a
+    notice (a 速報) reverses no money. One that names nothing we know, or another amount, is still money that left
+    the bank: it is booked out of the bank into suspense (a debit) and waits, ``unmatched``, for a person to take it
+    up with the bank; the manual queue's refund and write-off do not apply to it."""
     notice.status = "recorded"
     original = await _by_external_id(session, notice.tenant_id, notice.reverses_external_id)
-    if original is None or original.kind != PAYMENT:
-        # The bank took money back for a payment we never saw: it leaves the bank and waits in suspense.
-        notice.outcome = "reversal_unmatched"
+    if original is not None and original.kind != PAYMENT:
+        notice.outcome = "reversal_of_notice"
+        return
+    if original is None or original.amount != notice.amount:
+        notice.outcome = "reversal_unmatched" if original is None else "reversal_mismatch"
         notice.status = "unmatched"
         notice.open_amount = notice.amount
         await book(session, notice, [("suspense", -notice.amount)], invoice=None, kind="payment.reversal_unmatched")
@@ -465,37 +505,47 @@ async def reverse_payment(session: AsyncSession, original: Payment, policy: Cred
     for (invoice_id, component), amount in net.items():
         if amount:
             by_invoice.setdefault(invoice_id, []).append((component, amount))
+    sandbox = await _sandbox(session, original)
     for invoice_id, components in sorted(by_invoice.items()):
         invoice = await session.get(Invoice, (original.tenant_id, invoice_id)) if invoice_id else None
         undo: list[tuple[str, int]] = []
+        written_off: tuple[int, int] | None = None
         if invoice is not None:
             invoice = await lock_chain(session, invoice)
-            await _restore_invoice(session, invoice, dict(components), policy.collections)
+            written_off = await _restore_invoice(session, invoice, dict(components))
         for component, amount in components:
             if component == "refunded":
                 undo.append(("suspense", -amount))  # paid out already: owed back to us, chased by hand
             else:
                 undo.append((component, -amount))
-        sandbox = False
-        if invoice is not None:
-            order = await session.get(Order, (invoice.tenant_id, invoice.order_id))
-            sandbox = order is not None and order.test_mode
-        await book(
-            session,
-            original,
-            undo,
-            invoice=invoice,
-            kind="payment.reversed",
-            step=f"reversal:{by.id}:{invoice_id}",
-            post=not sandbox,
-        )
+        step = f"reversal:{by.id}:{invoice_id}"
+        await book(session, original, undo, invoice=invoice, kind="payment.reversed", step=step, post=not sandbox)
+        if written_off is not None and not sandbox:
+            # The invoice was charged off after this payment: what the reversal puts back on it is bad debt too.
+            receivable, charges = written_off
+            assert invoice is not None
+            money = [dr("bad_debt_expense", Money(receivable + charges, invoice.currency))]
+            if receivable:
+                money.append(cr("consumer_receivable", Money(receivable, invoice.currency)))
+            if charges:
+                money.append(cr("late_fee_receivable", Money(charges, invoice.currency)))
+            await post_entry(
+                session,
+                original.tenant_id,
+                kind="dunning.charge_off",
+                lines=money,
+                source_ref=f"payment:{original.id}:{step}:charge_off",
+                memo=f"reversal of {original.external_id[:80]}",
+            )
     original.status, original.open_amount, original.reversed_by_id = "reversed", 0, by.id
 
 
 async def _restore_invoice(
-    session: AsyncSession, invoice: Invoice, components: dict[str, int], policy: CollectionsPolicy
-) -> None:
-    """Take a reversed payment's share back off the invoice (per component) and reopen it."""
+    session: AsyncSession, invoice: Invoice, components: dict[str, int]
+) -> tuple[int, int] | None:
+    """Take a reversed payment's share back off the invoice (per component), give back the credit exposure it
+    released, and reopen it. When the invoice was charged off after the payment, what comes back is charged off
+    too: answers (receivable, charges) to write off, else ``None``."""
     for component in allocation.COMPONENTS:
         paid = components.get(component, 0) + components.get(effects.RECOVERY_PREFIX + component, 0)
         if paid:
@@ -505,15 +555,24 @@ async def _restore_invoice(
     recovered = sum(a for c, a in components.items() if c.startswith(effects.RECOVERY_PREFIX))
     invoice.recovered_amount -= recovered
     principal = components.get("principal", 0) + components.get(effects.RECOVERY_PREFIX + "principal", 0)
-    if principal:
+    released = principal - components.get("unreleased", 0)
+    if released > 0:
         order = await session.get(Order, (invoice.tenant_id, invoice.order_id))
         assert order is not None
         if order.consumer_id and order.status not in ("cancelled", "expired", "declined"):
-            order.exposure += principal
-            await credit.adjust(CheckoutRepository.from_session(session), order.tenant_id, order.consumer_id, principal)
+            order.exposure += released
+            await credit.adjust(CheckoutRepository.from_session(session), order.tenant_id, order.consumer_id, released)
+    written_off = None
+    if invoice.status == "charged_off":
+        receivable = components.get("fee", 0) + components.get("principal", 0)
+        charges = components.get("late_fee", 0) + components.get("damages", 0)
+        if receivable + charges:
+            invoice.charged_off_amount += receivable + charges
+            written_off = (receivable, charges)
     if invoice.balance > 0 and invoice.status in ("paid", "recovered", "partially_paid", "payment_pending", "issued"):
         invoice.closed_at = None
         await invoicing.set_status(session, invoice, reopened_status(invoice))
+    return written_off
 
 
 def reopened_status(invoice: Invoice, today: dt.date | None = None) -> str:

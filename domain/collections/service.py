@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.checkout.models import Order
 from domain.checkout.service import active_policy
 from domain.collections import reconcile
 from domain.collections.formats import FileRejected, IncomingPayment, detect_and_parse
@@ -332,6 +333,12 @@ async def match_manually(
     invoice = await reconcile.lock_chain(session, invoice)
     if invoice.status not in OPEN_STATUSES:
         raise StateConflict(f"invoice {invoice.id} is {invoice.status}: nothing to pay", code="invoice_not_open")
+    order = await session.get(Order, (invoice.tenant_id, invoice.order_id))
+    if order is not None and order.test_mode:
+        raise StateConflict(
+            f"invoice {invoice.id} belongs to a sandbox (test-mode) order: real money cannot pay it",
+            code="invoice_is_sandbox",
+        )
     amount = payment.open_amount
     step = f"match:{invoice.id}"
     # Out of suspense, onto the invoice: the suspense row is negated and the invoice's rows are added.
@@ -376,6 +383,12 @@ async def write_to_income(session: AsyncSession, principal: Principal, payment_i
 
 
 def _holding(payment: Payment) -> str:
+    if payment.kind != PAYMENT:
+        # A bank reversal nobody could place: the money left us, there is nothing to pay back or keep.
+        raise NotInQueue(
+            f"payment {payment.id} is a {payment.kind} the bank made that matched nothing: take it up with the bank",
+            code="reversal_not_resolvable_here",
+        )
     if payment.status not in HELD_STATUSES or payment.open_amount <= 0:
         raise NotInQueue(f"payment {payment.id} holds no money (status {payment.status})")
     return "suspense" if payment.status == "unmatched" else "overpayment"

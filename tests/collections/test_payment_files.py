@@ -262,3 +262,38 @@ async def test_a_bank_file_may_be_larger_than_a_json_body_but_not_unbounded(clie
     big_json = {"external_id": "x", "amount": 1, "value_date": "2026-12-01", "edi": "x" * 2_000_000}
     r = await client.post("/admin/v1/payments", headers=bearer(tenant_a.finance_key), json=big_json)
     assert r.status_code == 413
+
+
+@pytest.mark.postgres_only
+@freeze_time("2026-11-25 10:00:00", real_asyncio=True)
+async def test_two_runners_of_one_file_share_it_and_apply_each_payment_once(committed_client, committed_db):
+    """The worker and ``bnpl payments import`` (or a redelivered message) reconciling one file at the same time."""
+    import asyncio
+
+    client, db = committed_client, committed_db
+    tenant = await create_tenant(db)
+    invoices_ = [await shipped(client, tenant, n) for n in range(1, 7)]
+    # Partial payments: the one-by-one path, the slow one, where two runners overlap the longest.
+    data = build_zengin_01(
+        [group(inv["virtual_account"], transfer(i, 4_000)) for i, inv in enumerate(invoices_, start=1)], created_on=DAY
+    )
+    record = await upload(client, tenant, data)
+    await asyncio.gather(*[run_reconciliation(db, tenant, record["id"], limit=2) for _ in range(2)])
+    got = await statuses(db, tenant.id)
+    assert sorted(got.values()) == [("applied", "partial")] * 6
+    async with db.sessionmaker() as s:
+        rows = (
+            await s.execute(select(PaymentAllocation.payment_id, func.count()).group_by(PaymentAllocation.payment_id))
+        ).all()
+    assert sorted(n for _, n in rows) == [1] * 6  # one principal row per payment, none twice
+    money = await balances(client, tenant)
+    assert (money["bank"], money["consumer_receivable"]) == (6 * 4_000, 6 * (TOTAL - 4_000))
+    await ledger_ok(db, tenant.id)
+
+
+async def test_a_convenience_store_file_with_an_impossible_date_is_rejected(client, tenant_a, db):
+    header = "record_type,record_id,payment_number,amount,paid_at,store,original_record_id\r\n"
+    for paid_at in ("9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00", "0001-01-01 00:00:00"):
+        body = header + f"確報,R1,{'0' * 20}0,1000,{paid_at},0001,\r\n"
+        problem = await upload(client, tenant_a, body.encode(), name="cvs.csv", expect=422)
+        assert any(e["field"] == "paid_at" for e in problem["lines"]), problem

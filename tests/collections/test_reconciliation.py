@@ -13,6 +13,8 @@ from tests.checkout.helpers import (
     get,
     invoices,
     ledger_ok,
+    new_merchant,
+    order_body,
     post,
     set_consumer_fee,
 )
@@ -283,3 +285,85 @@ async def test_payments_are_the_operators_own(client, tenant_a, tenant_b):
     # The same external id is another operator's own business.
     other = await pay(client, tenant_b, "bank:iso", 1_000, payer_name="ﾌﾒｲ")
     assert other["id"] != payment["id"]
+
+
+@freeze_time("2026-11-25 10:00:00", real_asyncio=True)
+async def test_reversals_that_do_not_fit_book_only_what_really_happened(client, tenant_a, db):
+    _, invoice = await shipped(client, tenant_a)
+    await pay(client, tenant_a, "bank:x", TOTAL, account=invoice["virtual_account"])
+    # Another amount than the payment it names: not that payment's reversal.
+    odd = await pay(client, tenant_a, "bank:x:c", 1, kind="reversal", reverses_external_id="bank:x")
+    assert (odd["status"], odd["outcome"]) == ("unmatched", "reversal_mismatch")
+    # A reversal of something we never received.
+    ghost = await pay(client, tenant_a, "bank:ghost:c", 5_000, kind="reversal", reverses_external_id="bank:ghost")
+    assert (ghost["status"], ghost["outcome"]) == ("unmatched", "reversal_unmatched")
+    money = await balances(client, tenant_a)
+    # The invoice stays paid; the bank really lost 5,001, which waits in suspense (a debit) for a person.
+    assert (money["bank"], money["suspense"], money["consumer_receivable"]) == (TOTAL - 5_001, -5_001, 0)
+    for action in ("refund", "write-off"):
+        r = await client.post(
+            f"/admin/v1/payments/{ghost['id']}/{action}", headers=bearer(tenant_a.finance_key), json={}
+        )
+        assert r.status_code == 409 and r.json()["code"] == "reversal_not_resolvable_here", r.text
+    # A reversal naming a convenience-store notice reverses no money.
+    await pay(
+        client,
+        tenant_a,
+        "cvs:n1",
+        TOTAL,
+        kind="preliminary",
+        channel="convenience_store",
+        payment_number=invoice["payment_number"],
+    )
+    notice = await pay(client, tenant_a, "cvs:n1:c", TOTAL, kind="reversal", reverses_external_id="cvs:n1")
+    assert (notice["status"], notice["outcome"]) == ("recorded", "reversal_of_notice")
+    assert (await balances(client, tenant_a))["bank"] == TOTAL - 5_001
+    await ledger_ok(db, tenant_a.id)
+
+
+@freeze_time("2026-11-25 10:00:00", real_asyncio=True)
+async def test_a_cancel_of_an_unknown_preliminary_is_recorded_not_an_error(client, tenant_a, db):
+    cancel = await pay(
+        client,
+        tenant_a,
+        "cvs:zz:c",
+        1_000,
+        kind="preliminary_cancel",
+        channel="convenience_store",
+        reverses_external_id="cvs:zz",
+    )
+    assert (cancel["status"], cancel["outcome"]) == ("recorded", "cancel_unmatched")
+
+
+async def test_control_characters_and_impossible_notices_are_422s(client, tenant_a):
+    base = {"external_id": "x", "amount": 1, "value_date": "2026-12-01"}
+    for extra, field in (
+        ({"payer_name": "ﾔﾏﾀﾞ\x00"}, "payer_name"),
+        ({"edi": "a\nb"}, "edi"),
+        ({"value_date": "0001-01-01"}, "value_date"),
+        ({"kind": "preliminary"}, "convenience_store"),  # a 速報 is a convenience-store notice
+        ({"kind": "reversal"}, "reverses_external_id"),  # a reversal names what it reverses
+    ):
+        r = await client.post("/admin/v1/payments", headers=bearer(tenant_a.finance_key), json=base | extra)
+        assert r.status_code == 422, (extra, r.text)
+        assert field in r.text, r.text
+
+
+@freeze_time("2026-11-25 10:00:00", real_asyncio=True)
+async def test_suspense_money_cannot_pay_a_sandbox_invoice(client, tenant_a, db):
+    merchant_id, secret = await new_merchant(client, tenant_a, "Sandbox shop", test_mode=True)
+    r = await client.post("/v1/orders", headers=bearer(secret), json=order_body(1))
+    assert r.status_code == 201 and r.json()["status"] == "authorized", r.text
+    order = r.json()
+    r = await client.post(f"/v1/orders/{order['id']}/captures", headers=bearer(secret), json=capture_body(1))
+    assert r.status_code == 201, r.text
+    invoice = (await client.get(f"/v1/orders/{order['id']}/invoices", headers=bearer(secret))).json()[-1]
+    held = await pay(client, tenant_a, "bank:sbx", TOTAL, payer_name="ﾌﾒｲ")
+    r = await client.post(
+        f"/admin/v1/payments/{held['id']}/match",
+        headers=bearer(tenant_a.finance_key),
+        json={"invoice_id": invoice["id"]},
+    )
+    assert r.status_code == 409 and r.json()["code"] == "invoice_is_sandbox"
+    assert (await balances(client, tenant_a))["suspense"] == TOTAL
+    await ledger_ok(db, tenant_a.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import Field, StrictInt
+from pydantic import Field, StrictInt, model_validator
 
 from app.http.schemas.common import ReadModel, WriteModel
 from domain.collections.models import Payment, PaymentFile
@@ -26,6 +26,10 @@ PaymentStatus = Literal[
 ]
 
 
+# No control characters (a NUL cannot be stored, a newline has no place in a name).
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+
+
 class PaymentIn(WriteModel):
     """One payment notification, as a payment agent or a bank API pushes it."""
 
@@ -43,10 +47,17 @@ class PaymentIn(WriteModel):
     )
     channel: Literal["bank_transfer", "convenience_store", "other"] = "bank_transfer"
     amount: StrictInt = Field(gt=0, le=9_999_999_999, description="Yen received.", examples=[5_500])
-    value_date: dt.date = Field(description="The date the money was credited (JST).", examples=["2026-12-01"])
-    payer_name: str = Field(default="", max_length=48, description="The remitter's name (kana) as the bank shows it.")
+    value_date: dt.date = Field(
+        ge=dt.date(2000, 1, 1),
+        le=dt.date(2099, 12, 31),
+        description="The date the money was credited (JST).",
+        examples=["2026-12-01"],
+    )
+    payer_name: str = Field(
+        default="", max_length=48, pattern=PRINTABLE, description="The remitter's name (kana) as the bank shows it."
+    )
     payer_code: str = Field(default="", max_length=10, pattern=r"^[0-9]*$", description="振込依頼人コード.")
-    edi: str = Field(default="", max_length=20, description="EDI information of the transfer.")
+    edi: str = Field(default="", max_length=20, pattern=PRINTABLE, description="EDI information of the transfer.")
     account: str | None = Field(
         default=None,
         pattern=r"^[0-9]{4}-[0-9]{3}-[0-9]{7}$",
@@ -57,8 +68,23 @@ class PaymentIn(WriteModel):
         default=None, pattern=r"^[0-9]{21}$", description="The convenience-store payment number (21 digits)."
     )
     reverses_external_id: str | None = Field(
-        default=None, max_length=120, description="For reversal and preliminary_cancel: the external_id it cancels."
+        default=None,
+        max_length=120,
+        pattern=r"^[\x21-\x7e]+$",
+        description="For reversal and preliminary_cancel: the external_id it cancels.",
     )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PaymentIn:
+        if self.kind in ("preliminary", "preliminary_cancel") and self.channel != "convenience_store":
+            raise ValueError(
+                "preliminary and preliminary_cancel are convenience-store notices: channel must be convenience_store"
+            )
+        if self.kind in ("reversal", "preliminary_cancel") and not self.reverses_external_id:
+            raise ValueError(f"a {self.kind} names what it cancels in reverses_external_id")
+        if self.kind in ("payment", "preliminary") and self.reverses_external_id:
+            raise ValueError(f"a {self.kind} reverses nothing: reverses_external_id must be empty")
+        return self
 
 
 class PaymentOut(ReadModel):

@@ -288,16 +288,27 @@ def _payment_number(value: str, amount: int, line: int, issues: list[LineIssue])
 def _paid_at(value: str, line: int, issues: list[LineIssue]) -> dt.datetime | None:
     if _NAIVE_JST.fullmatch(value):
         try:
-            return dt.datetime.fromisoformat(value).replace(tzinfo=JST)
+            naive = dt.datetime.fromisoformat(value)
         except ValueError:
-            pass
+            naive = None
+        if naive is not None:
+            if 2000 <= naive.year <= 2099:
+                return naive.replace(tzinfo=JST)
+            issues.append(LineIssue(line, "paid_at", f"must be a date between 2000 and 2099 (JST), got {value!r}"))
+            return None
     else:
         try:
             parsed = dt.datetime.fromisoformat(value)
         except ValueError:
             parsed = None
         if parsed is not None and parsed.tzinfo is not None:
-            return parsed
+            try:
+                if 2000 <= parsed.astimezone(JST).year <= 2099:
+                    return parsed
+            except OverflowError:  # 0001-01-01T00:00+14:00 and the like have no JST date
+                pass
+            issues.append(LineIssue(line, "paid_at", f"must be a date between 2000 and 2099 (JST), got {value!r}"))
+            return None
     issues.append(
         LineIssue(
             line,

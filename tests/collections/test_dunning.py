@@ -469,3 +469,29 @@ class TestPaymentsAfterDunning:
         assert (bal["recoveries"], bal["bad_debt_expense"]) == (owed, owed)
         assert bal["consumer_receivable"] == 0 and bal["late_fee_receivable"] == 0
         await ledger_ok(db, tenant_a.id)
+
+    async def test_reversing_a_payment_made_before_the_charge_off_charges_it_off_too(self, client, db, tenant_a):
+        order = await invoiced(client, tenant_a)
+        first = await head(db, tenant_a.id, order["id"])
+        await _pay(client, tenant_a, "bank:part", 4_000, first, day(3))
+        await sweep(db, tenant_a, dt.date(2026, 10, 13))  # D+120: charged off (the letters before superseded)
+        charged = await head(db, tenant_a.id, order["id"])
+        assert charged.status == "charged_off" and charged.charged_off_amount == PRINCIPAL - 4_000
+        # The bank takes the ¥4,000 back (a returned transfer): the invoice owes it again, and it is bad debt too.
+        from tests.fixtures.factories import bearer
+
+        body = {
+            "external_id": "bank:part:return",
+            "kind": "reversal",
+            "amount": 4_000,
+            "value_date": "2026-10-20",
+            "reverses_external_id": "bank:part",
+        }
+        with freeze_time(noon(dt.date(2026, 10, 20)), real_asyncio=True):
+            r = await client.post("/admin/v1/payments", headers=bearer(tenant_a.finance_key), json=body)
+        assert r.status_code == 201 and r.json()["outcome"] == "reversed", r.text
+        after = await head(db, tenant_a.id, order["id"])
+        assert (after.status, after.balance, after.charged_off_amount) == ("charged_off", PRINCIPAL, PRINCIPAL)
+        bal = await balances(client, tenant_a)
+        assert (bal["bank"], bal["bad_debt_expense"], bal["consumer_receivable"]) == (0, PRINCIPAL, 0)
+        await ledger_ok(db, tenant_a.id)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import select, text
@@ -179,6 +181,7 @@ async def import_file(
     )
     session.add(record)
     await session.flush()
+    session.expire(record, ["content"])  # stored: the session need not hold the file's bytes any longer
     await _insert_payments(session, tenant_id, record, parsed.payments, principal.api_key_id, now)
     await outbox.enqueue(session, RECONCILE_ACTOR, {"tenant_id": tenant_id, "file_id": record.id}, tenant_id=tenant_id)
     audit.record(
@@ -231,7 +234,7 @@ async def _insert_payments(
     now: dt.datetime,
 ) -> None:
     """Insert the file's payments, skipping any record already imported (same ``external_id``)."""
-    rows = [
+    rows = (
         (
             tenant_id,
             new_id("pay"),
@@ -257,22 +260,18 @@ async def _insert_payments(
             now,
         )
         for p in payments
-    ]
+    )  # a generator: the rows are made a block at a time, never all at once
     if is_postgres(session):
         await _copy_payments(session, rows)
         return
     statement = sqlite_insert(Payment.__table__).on_conflict_do_nothing()
-    for start in range(0, len(rows), _BATCH):
-        await session.execute(
-            statement, [dict(zip(_COLUMNS, row, strict=True)) for row in rows[start : start + _BATCH]]
-        )
+    while part := [dict(zip(_COLUMNS, row, strict=True)) for row in islice(rows, _BATCH)]:
+        await session.execute(statement, part)
 
 
-async def _copy_payments(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+async def _copy_payments(session: AsyncSession, rows: Iterable[tuple[Any, ...]]) -> None:
     """PostgreSQL: COPY the rows into a session-local staging table, then one ``INSERT … SELECT … ON CONFLICT DO
     NOTHING`` (a line imported before keeps its first record). In the caller's transaction."""
-    if not rows:
-        return
     names = ", ".join(_COLUMNS)
     await session.execute(
         text(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import Table
@@ -28,15 +29,16 @@ def copy_text(value: Any) -> str:
     return str(value)
 
 
-async def copy_into(session: AsyncSession, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """PostgreSQL only: COPY ``rows`` into ``table`` (a model's table name or a temp table), in blocks."""
+async def copy_into(session: AsyncSession, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL only: COPY ``rows`` into ``table`` (a model's table name or a temp table), in blocks; ``rows``
+    may be a generator, so a caller can stream a large input without holding all its rows."""
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
     names = ", ".join(columns)
+    iterator = iter(rows)
     async with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-        for start in range(0, len(rows), _BLOCK):
-            block = "".join("\t".join(map(copy_text, row)) + "\n" for row in rows[start : start + _BLOCK])
-            await copy.write(block.encode())
+        while block := list(islice(iterator, _BLOCK)):
+            await copy.write("".join("\t".join(map(copy_text, row)) + "\n" for row in block).encode())
 
 
 async def insert_rows(

@@ -30,7 +30,7 @@ from domain.collections.formats import FileRejected, IncomingPayment, detect_and
 from domain.collections.models import HELD_STATUSES, PAYMENT, Payment, PaymentFile
 from domain.collections.reconcile import apply_to_invoice, book
 from domain.invoicing.models import OPEN_STATUSES, Invoice
-from domain.kit import audit, bulk, clock, outbox
+from domain.kit import audit, bulk, clock, context, outbox
 from domain.kit.dialect import for_update, insert_ignore, is_postgres
 from domain.kit.errors import FieldIssue, InvalidInput, NotFound, StateConflict
 from domain.kit.ids import new_id
@@ -106,7 +106,22 @@ async def record_payment(
         return existing, False
     payment = await _by_external_id(session, tenant_id, incoming.external_id, lock=True)
     assert payment is not None
-    await reconcile.reconcile(session, payment, await active_policy(session, tenant_id))
+    audit.record(
+        session,
+        tenant_id=tenant_id,
+        actor=principal,
+        action="payment.recorded",
+        resource_type="payment",
+        resource_id=payment.id,
+        # The origin of an API payment: the key (actor) and the request that carried it.
+        data={
+            "external_id": payment.external_id,
+            "kind": payment.kind,
+            "amount": payment.amount,
+            "request_id": context.correlation_id.get(),
+        },
+    )
+    payment = await reconcile.reconcile(session, payment, await active_policy(session, tenant_id))
     return payment, True
 
 

@@ -4,7 +4,9 @@ reversals, with the invoice, the consumer's credit and the ledger after each sce
 from __future__ import annotations
 
 from freezegun import freeze_time
+from sqlalchemy import select
 
+from domain.kit.audit import AuditEvent
 from tests.checkout.helpers import (
     authorized,
     balances,
@@ -63,6 +65,14 @@ async def test_the_same_notification_twice_is_applied_once_and_changed_details_a
     first = await pay(client, tenant_a, "bank:dup", TOTAL, account=invoice["virtual_account"])
     again = await pay(client, tenant_a, "bank:dup", TOTAL, account=invoice["virtual_account"])
     assert again["id"] == first["id"] and again["status"] == "applied"
+    async with db.sessionmaker() as s:
+        [event] = (
+            await s.scalars(
+                select(AuditEvent).where(AuditEvent.tenant_id == tenant_a.id, AuditEvent.action == "payment.recorded")
+            )
+        ).all()
+    assert event.resource_id == first["id"] and event.actor != "system"
+    assert event.data["request_id"].startswith("req_")  # the API request it came in
     refused = await pay(client, tenant_a, "bank:dup", TOTAL + 1, account=invoice["virtual_account"], expect=409)
     assert refused["code"] == "external_id_reused"
     assert (await balances(client, tenant_a))["bank"] == TOTAL

@@ -69,7 +69,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.checkout.models import Consumer, Order
 from domain.checkout.policy import CreditPolicy
 from domain.checkout.service import active_policy
-from domain.collections import ladder
+from domain.collections import effects, ladder
 from domain.collections.ladder import CollectionsPolicy, Holds, LadderStep
 from domain.collections.models import DunningAction, Notification
 from domain.collections.reconcile import pending_until
@@ -80,8 +80,7 @@ from domain.kit import audit, clock, counters
 from domain.kit.db import UTCDateTime
 from domain.kit.dialect import is_postgres
 from domain.kit.ids import new_id
-from domain.kit.money import Money
-from domain.ledger import Line, credit, debit, post_entry
+from domain.ledger import post_entry
 from domain.tenancy.models import Operator
 from fraud import service as fraud_service
 from fraud.models import Screening
@@ -861,13 +860,7 @@ async def _rebills(c: _Chunk, index: int, step: LadderStep) -> None:
     await c.session.flush()
     currency = acting[0][0].currency
     if fees + damages:
-        lines: list[Line] = [debit("late_fee_receivable", Money(fees + damages, currency))]
-        if fees - taxes:
-            lines.append(credit("reissue_fee_income", Money(fees - taxes, currency)))
-        if taxes:
-            lines.append(credit("output_consumption_tax", Money(taxes, currency)))
-        if damages:
-            lines.append(credit("late_damage_income", Money(damages, currency)))
+        lines = effects.rebill_lines(fees, taxes, damages, currency)
         first, last = acting[0][0].chain_id, acting[-1][0].chain_id
         await post_entry(
             c.session,
@@ -920,11 +913,7 @@ async def _charge_offs(c: _Chunk, index: int) -> None:
             data={"amount": result["amount"]},
         )
     currency = acting[0][0].currency
-    lines: list[Line] = [debit("bad_debt_expense", Money(total, currency))]
-    if receivable:
-        lines.append(credit("consumer_receivable", Money(receivable, currency)))
-    if charges_:
-        lines.append(credit("late_fee_receivable", Money(charges_, currency)))
+    lines = effects.charge_off_lines(receivable, charges_, currency)
     first, last = acting[0][0].chain_id, acting[-1][0].chain_id
     await post_entry(
         c.session,

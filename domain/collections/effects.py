@@ -121,3 +121,27 @@ def lines_for(
         elif amount < 0:
             lines.append(debit(account, Money(-amount, currency)))
     return lines
+
+
+def charge_off_lines(receivable: int, charges: int, currency: str) -> list[Line]:
+    """Writing off what an invoice still owes: Dr bad_debt_expense / Cr consumer_receivable (fee and principal)
+    + Cr late_fee_receivable (re-bill fees and damages)."""
+    lines = [debit("bad_debt_expense", Money(receivable + charges, currency))]
+    if receivable:
+        lines.append(credit("consumer_receivable", Money(receivable, currency)))
+    if charges:
+        lines.append(credit("late_fee_receivable", Money(charges, currency)))
+    return lines
+
+
+def rebill_lines(fees: int, taxes: int, damages: int, currency: str) -> list[Line]:
+    """Re-bill charges billed: Dr late_fee_receivable / Cr reissue_fee_income (the fees net of their tax) + Cr
+    output_consumption_tax + Cr late_damage_income."""
+    lines = [debit("late_fee_receivable", Money(fees + damages, currency))]
+    if fees - taxes:
+        lines.append(credit("reissue_fee_income", Money(fees - taxes, currency)))
+    if taxes:
+        lines.append(credit("output_consumption_tax", Money(taxes, currency)))
+    if damages:
+        lines.append(credit("late_damage_income", Money(damages, currency)))
+    return lines

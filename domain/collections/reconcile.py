@@ -39,9 +39,6 @@ from domain.kit import audit, clock
 from domain.kit.dialect import for_update
 from domain.kit.ids import new_id
 from domain.kit.kana import match_key
-from domain.kit.money import Money
-from domain.ledger import credit as cr
-from domain.ledger import debit as dr
 from domain.ledger import post_entry
 from domain.webhooks import emit
 
@@ -524,16 +521,11 @@ async def reverse_payment(session: AsyncSession, original: Payment, policy: Cred
             # The invoice was charged off after this payment: what the reversal puts back on it is bad debt too.
             receivable, charges = written_off
             assert invoice is not None
-            money = [dr("bad_debt_expense", Money(receivable + charges, invoice.currency))]
-            if receivable:
-                money.append(cr("consumer_receivable", Money(receivable, invoice.currency)))
-            if charges:
-                money.append(cr("late_fee_receivable", Money(charges, invoice.currency)))
             await post_entry(
                 session,
                 original.tenant_id,
                 kind="dunning.charge_off",
-                lines=money,
+                lines=effects.charge_off_lines(receivable, charges, invoice.currency),
                 source_ref=f"payment:{original.id}:{step}:charge_off",
                 memo=f"reversal of {original.external_id[:80]}",
             )

@@ -96,16 +96,7 @@ async def issue(
         created_at=clock.utc_now(),
     )
     if supersedes is not None:
-        allocation.copy_paid(supersedes, invoice)
-        invoice.late_fee, invoice.late_fee_tax, invoice.damages = (
-            supersedes.late_fee,
-            supersedes.late_fee_tax,
-            supersedes.damages,
-        )
-        invoice.promise_to_pay_date, invoice.dispute_hold = supersedes.promise_to_pay_date, supersedes.dispute_hold
-        invoice.payment_pending_since = supersedes.payment_pending_since
-        invoice.charged_off_amount = supersedes.charged_off_amount
-        invoice.recovered_amount = supersedes.recovered_amount
+        carry_over(supersedes, invoice)
     if supersedes is not None and continues_dunning:
         invoice.chain_id, invoice.dunning_base_date = supersedes.chain_id, supersedes.dunning_base_date
         invoice.rebill_count = supersedes.rebill_count
@@ -129,6 +120,26 @@ async def issue(
     )
     await session.flush()
     return invoice
+
+
+# What a successor invoice carries over from the invoice it replaces, besides what was paid (allocation.copy_paid).
+_CARRIED = (
+    "late_fee",
+    "late_fee_tax",
+    "damages",
+    "promise_to_pay_date",
+    "dispute_hold",
+    "payment_pending_since",
+    "charged_off_amount",
+    "recovered_amount",
+)
+
+
+def carry_over(old: Invoice, new: Invoice) -> None:
+    """A successor keeps what was billed, paid and forgiven on the invoice it replaces, and its holds."""
+    allocation.copy_paid(old, new)
+    for name in _CARRIED:
+        setattr(new, name, getattr(old, name))
 
 
 def rebill_successor(
@@ -161,20 +172,12 @@ def rebill_successor(
         reissue=reissue,
         supersedes_id=old.id,
         payer_kana=old.payer_kana,
-        late_fee=old.late_fee,
-        late_fee_tax=old.late_fee_tax,
-        damages=old.damages,
-        promise_to_pay_date=old.promise_to_pay_date,
-        dispute_hold=old.dispute_hold,
-        payment_pending_since=old.payment_pending_since,
-        charged_off_amount=old.charged_off_amount,
-        recovered_amount=old.recovered_amount,
         chain_id=old.chain_id,
         dunning_base_date=old.dunning_base_date,
         rebill_count=old.rebill_count + 1,
         created_at=clock.utc_now(),
     )
-    allocation.copy_paid(old, new)
+    carry_over(old, new)
     return new
 
 

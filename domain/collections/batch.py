@@ -30,7 +30,7 @@ from domain.collections.models import PAYMENT, Payment, PaymentAllocation, Payme
 from domain.invoicing.models import OVERDUE_STATUSES, Invoice
 from domain.invoicing.service import render_invoice
 from domain.kit import audit, bulk, clock
-from domain.kit.dialect import is_postgres
+from domain.kit.dialect import for_update, is_postgres
 from domain.kit.ids import new_id
 from domain.ledger import post_entry
 from domain.webhooks import emit
@@ -206,7 +206,6 @@ async def _invoices(session: AsyncSession, tenant_id: str, column: Any, values: 
 async def _close_invoices(
     session: AsyncSession, tenant_id: str, candidates: dict[str, tuple[_Row, str, _Invoice]], file_id: str
 ) -> set[str]:
-    pg = is_postgres(session)
     o, c = Order.__table__, Consumer.__table__
     # Lock in the fixed order: orders, consumers (each in id order), then the invoices as they are closed.
     order_ids = sorted({invoice.order_id for _, _, invoice in candidates.values()})
@@ -217,13 +216,15 @@ async def _close_invoices(
             .where(o.c.tenant_id == tenant_id, o.c.id.in_(part))
             .order_by(o.c.id)
         )
-        for oid, consumer_id, exposure, guarantee, test_mode in (await session.execute(_locking(stmt, pg))).all():
+        for oid, consumer_id, exposure, guarantee, test_mode in (
+            await session.execute(for_update(session, stmt))
+        ).all():
             orders[oid] = (consumer_id, exposure, guarantee, test_mode)
     consumer_ids = sorted({row[0] for row in orders.values() if row[0]})
     merged: set[str] = set()
     for part in _parts(consumer_ids):
         stmt = select(c.c.id, c.c.merged_into).where(c.c.tenant_id == tenant_id, c.c.id.in_(part)).order_by(c.c.id)
-        merged.update(cid for cid, into in (await session.execute(_locking(stmt, pg))).all() if into is not None)
+        merged.update(cid for cid, into in (await session.execute(for_update(session, stmt))).all() if into is not None)
     # Orders out of the guarantee book an extra line, merged consumers resolve elsewhere: the careful path.
     wanted = {
         invoice_id: (payment, method, seen)
@@ -407,10 +408,6 @@ async def _emit_paid(session: AsyncSession, tenant_id: str, paid: list[_Invoice]
 
 def _parts(values: list[Any], size: int = 1_000) -> list[list[Any]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
-
-
-def _locking(stmt: Any, pg: bool) -> Any:
-    return stmt.with_for_update() if pg else stmt
 
 
 async def _bulk_update(

@@ -62,8 +62,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.checkout.models import Consumer, Order
@@ -78,7 +76,7 @@ from domain.invoicing import service as invoicing
 from domain.invoicing.models import OVERDUE_STATUSES, Invoice
 from domain.kit import audit, clock, counters
 from domain.kit.db import UTCDateTime
-from domain.kit.dialect import is_postgres
+from domain.kit.dialect import insert_ignore_into, is_postgres, json_object
 from domain.kit.ids import new_id
 from domain.ledger import post_entry
 from domain.tenancy.models import Operator
@@ -973,15 +971,12 @@ def _json(c: _Chunk, **pairs: Any) -> ColumnElement[Any]:
     args: list[Any] = []
     for key, value in pairs.items():
         args += [literal(key), value]
-    return func.jsonb_build_object(*args) if c.pg else func.json_object(*args)
+    return json_object(c.session, *args)
 
 
 def _insert(session: AsyncSession, model: Any) -> Insert:
-    """``INSERT … ON CONFLICT DO NOTHING`` of the session's dialect, for ``from_select``."""
-    table = model.__table__
-    stmt = pg_insert(table) if is_postgres(session) else sqlite_insert(table)
-    # SQLAlchemy reports an INSERT's rowcount only when asked to.
-    return stmt.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+    """``INSERT … ON CONFLICT DO NOTHING`` of the session's dialect, for ``from_select`` and many rows."""
+    return insert_ignore_into(session, model.__table__)
 
 
 def _utc(value: dt.datetime) -> ColumnElement[dt.datetime]:

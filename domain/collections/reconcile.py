@@ -403,14 +403,14 @@ async def _preliminary_cancel(session: AsyncSession, payment: Payment) -> None:
 
     Lock order as everywhere: the invoice's order (and chain) first, then the 速報's payment row."""
     payment.status, payment.outcome = "recorded", "preliminary_cancel"
-    seen = await _by_external_id(session, payment.tenant_id, payment.reverses_external_id, lock=False)
+    seen = await payment_by_external_id(session, payment.tenant_id, payment.reverses_external_id, lock=False)
     if seen is None or seen.kind != PRELIMINARY or seen.status != "pending":
         payment.outcome = "cancel_unmatched"
         return
     invoice = await session.get(Invoice, (payment.tenant_id, seen.invoice_id)) if seen.invoice_id else None
     if invoice is not None:
         invoice = await lock_chain(session, invoice)
-    original = await _by_external_id(session, payment.tenant_id, payment.reverses_external_id)
+    original = await payment_by_external_id(session, payment.tenant_id, payment.reverses_external_id)
     if original is None or original.status != "pending":  # confirmed or cancelled meanwhile
         payment.outcome = "cancel_unmatched"
         return
@@ -442,7 +442,7 @@ def pending_until(invoice: Invoice, policy: CollectionsPolicy) -> dt.date | None
     return preliminary_hold_until(policy, invoice.payment_pending_since.astimezone(clock.JST).date())
 
 
-async def _by_external_id(
+async def payment_by_external_id(
     session: AsyncSession, tenant_id: str, external_id: str | None, *, lock: bool = True
 ) -> Payment | None:
     if not external_id:
@@ -465,7 +465,7 @@ async def _reverse(session: AsyncSession, notice: Payment, policy: CreditPolicy)
     the bank: it is booked out of the bank into suspense (a debit) and waits, ``unmatched``, for a person to take it
     up with the bank; the manual queue's refund and write-off do not apply to it."""
     notice.status = "recorded"
-    original = await _by_external_id(session, notice.tenant_id, notice.reverses_external_id)
+    original = await payment_by_external_id(session, notice.tenant_id, notice.reverses_external_id)
     if original is not None and original.kind != PAYMENT:
         notice.outcome = "reversal_of_notice"
         return

@@ -20,7 +20,6 @@ from itertools import islice
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.checkout.models import Order
@@ -31,7 +30,7 @@ from domain.collections.models import HELD_STATUSES, PAYMENT, Payment, PaymentFi
 from domain.collections.reconcile import apply_to_invoice, book
 from domain.invoicing.models import OPEN_STATUSES, Invoice
 from domain.kit import audit, bulk, clock, context, outbox
-from domain.kit.dialect import for_update, insert_ignore, is_postgres
+from domain.kit.dialect import for_update, insert_ignore, insert_ignore_into, is_postgres
 from domain.kit.errors import FieldIssue, InvalidInput, NotFound, StateConflict
 from domain.kit.ids import new_id
 from domain.kit.pagination import Page, PageRequest, paginate
@@ -80,7 +79,7 @@ async def record_payment(
     """Record one notification (payment agent or bank API push) and reconcile it now. The same ``external_id``
     again returns the payment as it stands (``False``); with different details it is refused."""
     tenant_id = principal.require_tenant()
-    existing = await _by_external_id(session, tenant_id, incoming.external_id)
+    existing = await reconcile.payment_by_external_id(session, tenant_id, incoming.external_id)
     if existing is not None:
         _same_or_refuse(existing, incoming)
         return existing, False
@@ -100,11 +99,11 @@ async def record_payment(
         insert_ignore(session, Payment, **_row_values(payment)).returning(Payment.__table__.c.id)
     )
     if inserted.scalar_one_or_none() is None:  # a concurrent request recorded it first
-        existing = await _by_external_id(session, tenant_id, incoming.external_id)
+        existing = await reconcile.payment_by_external_id(session, tenant_id, incoming.external_id)
         assert existing is not None
         _same_or_refuse(existing, incoming)
         return existing, False
-    payment = await _by_external_id(session, tenant_id, incoming.external_id, lock=True)
+    payment = await reconcile.payment_by_external_id(session, tenant_id, incoming.external_id, lock=True)
     assert payment is not None
     audit.record(
         session,
@@ -136,15 +135,6 @@ def _same_or_refuse(existing: Payment, incoming: IncomingPayment) -> None:
 
 def _row_values(payment: Payment) -> dict[str, Any]:
     return {c.key: getattr(payment, c.key) for c in Payment.__table__.columns if getattr(payment, c.key) is not None}
-
-
-async def _by_external_id(
-    session: AsyncSession, tenant_id: str, external_id: str, *, lock: bool = False
-) -> Payment | None:
-    stmt = select(Payment).where(Payment.tenant_id == tenant_id, Payment.external_id == external_id)
-    if lock:
-        stmt = for_update(session, stmt)
-    return (await session.scalars(stmt)).one_or_none()
 
 
 # -- files ------------------------------------------------------------------------------------------------------
@@ -279,7 +269,7 @@ async def _insert_payments(
     if is_postgres(session):
         await _copy_payments(session, rows)
         return
-    statement = sqlite_insert(Payment.__table__).on_conflict_do_nothing()
+    statement = insert_ignore_into(session, Payment.__table__)
     while part := [dict(zip(_COLUMNS, row, strict=True)) for row in islice(rows, _BATCH)]:
         await session.execute(statement, part)
 

@@ -12,7 +12,7 @@ import hashlib
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Insert, Select, Table, TextClause, bindparam, text
+from sqlalchemy import Insert, Select, Table, TextClause, bindparam, func, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,8 +24,19 @@ def is_postgres(session: AsyncSession) -> bool:
 
 def insert_ignore(session: AsyncSession, table: Any, **values: Any) -> Insert:
     """``INSERT … ON CONFLICT DO NOTHING`` for the session's dialect (call ``.returning(...)`` on it)."""
+    return insert_ignore_into(session, table).values(**values)
+
+
+def insert_ignore_into(session: AsyncSession, table: Any) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING`` without values: for many rows (executemany, ``.values([...])``) or
+    ``.from_select``. Its rowcount is kept (SQLAlchemy drops an INSERT's rowcount unless asked)."""
     ins = pg_insert(table) if is_postgres(session) else sqlite_insert(table)
-    return ins.values(**values).on_conflict_do_nothing()
+    return ins.on_conflict_do_nothing().execution_options(preserve_rowcount=True)
+
+
+def json_object(session: AsyncSession, *pairs: Any) -> Any:
+    """A JSON object built in SQL from alternating keys and values (``jsonb_build_object`` / ``json_object``)."""
+    return func.jsonb_build_object(*pairs) if is_postgres(session) else func.json_object(*pairs)
 
 
 @lru_cache(maxsize=256)

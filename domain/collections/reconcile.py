@@ -343,9 +343,11 @@ async def book(
     kind: str,
     step: str | None = None,
     post: bool = True,
+    source: str | None = None,
 ) -> None:
     """Store the allocation rows and post their ledger entry (once per payment and step; ``post=False`` for a
-    sandbox (test-mode) order, which books nothing, as in checkout)."""
+    sandbox (test-mode) order, which books nothing, as in checkout). ``source``: where the money is, when not
+    where the payment's channel puts it (a reversal paired by hand: the money already left into suspense)."""
     now = clock.utc_now()
     for component, amount in rows:
         session.add(
@@ -361,7 +363,7 @@ async def book(
         )
     lines = effects.lines_for(
         rows,
-        source=effects.source_account(payment.channel),
+        source=source or effects.source_account(payment.channel),
         currency=payment.currency,
         late_fee=invoice.late_fee if invoice is not None else 0,
         late_fee_tax=invoice.late_fee_tax if invoice is not None else 0,
@@ -486,8 +488,11 @@ async def _reverse(session: AsyncSession, notice: Payment, policy: CreditPolicy)
     notice.invoice_id, notice.outcome = original.invoice_id, "reversed"
 
 
-async def reverse_payment(session: AsyncSession, original: Payment, policy: CreditPolicy, *, by: Payment) -> None:
-    """Negate every allocation row of ``original``, restoring the invoices it paid, and book the mirror."""
+async def reverse_payment(
+    session: AsyncSession, original: Payment, policy: CreditPolicy, *, by: Payment, source: str | None = None
+) -> None:
+    """Negate every allocation row of ``original``, restoring the invoices it paid, and book the mirror (against
+    ``source`` when the money is not where the payment's channel puts it)."""
     rows = (
         await session.scalars(
             select(PaymentAllocation)
@@ -516,7 +521,16 @@ async def reverse_payment(session: AsyncSession, original: Payment, policy: Cred
             else:
                 undo.append((component, -amount))
         step = f"reversal:{by.id}:{invoice_id}"
-        await book(session, original, undo, invoice=invoice, kind="payment.reversed", step=step, post=not sandbox)
+        await book(
+            session,
+            original,
+            undo,
+            invoice=invoice,
+            kind="payment.reversed",
+            step=step,
+            post=not sandbox,
+            source=source,
+        )
         if written_off is not None and not sandbox:
             # The invoice was charged off after this payment: what the reversal puts back on it is bad debt too.
             receivable, charges = written_off

@@ -26,7 +26,7 @@ from domain.checkout.models import Order
 from domain.checkout.service import active_policy
 from domain.collections import reconcile
 from domain.collections.formats import FileRejected, IncomingPayment, detect_and_parse
-from domain.collections.models import HELD_STATUSES, PAYMENT, Payment, PaymentFile
+from domain.collections.models import HELD_STATUSES, PAYMENT, REVERSAL, Payment, PaymentFile
 from domain.collections.reconcile import apply_to_invoice, book
 from domain.invoicing.models import OPEN_STATUSES, Invoice
 from domain.kit import audit, bulk, clock, context, outbox
@@ -360,6 +360,40 @@ async def _apply_held(session: AsyncSession, payment: Payment, invoice: Invoice,
     await apply_to_invoice(session, payment, invoice, amount, policy.collections, step=step)
 
 
+async def pair_reversal(
+    session: AsyncSession, principal: Principal, reversal_id: str, payment_id: str, note: str = ""
+) -> Payment:
+    """Pair a bank reversal that matched nothing with the payment it reverses, when the bank's record did not name
+    it (another 照会番号, a returned transfer reported later): the payment is undone as if the reversal had named
+    it, and the money that left into suspense comes out of it (suspense back to zero)."""
+    reversal = await get_payment(session, principal, reversal_id, lock=True)
+    if reversal.kind != REVERSAL or reversal.status != "unmatched":
+        raise NotInQueue(
+            f"payment {reversal_id} is not a bank reversal waiting to be paired (status {reversal.status})"
+        )
+    original = await get_payment(session, principal, payment_id, lock=True)
+    problems = []
+    if original.kind != PAYMENT or original.status in ("received", "reversed"):
+        problems.append(FieldIssue("#/payment_id", f"a {original.kind} in status {original.status}", "not_reversible"))
+    if original.amount != reversal.amount:
+        problems.append(FieldIssue("#/payment_id", f"amount {original.amount} ≠ {reversal.amount}", "amount_differs"))
+    if original.channel != reversal.channel:
+        problems.append(
+            FieldIssue("#/payment_id", f"channel {original.channel} ≠ {reversal.channel}", "channel_differs")
+        )
+    if problems:
+        raise StateConflict(
+            f"payment {payment_id} is not what reversal {reversal_id} reverses",
+            code="reversal_mismatch",
+            issues=problems,
+        )
+    await reconcile.reverse_payment(
+        session, original, await active_policy(session, reversal.tenant_id), by=reversal, source="suspense"
+    )
+    reversal.outcome, reversal.invoice_id = "reversed", original.invoice_id
+    return _resolved(session, principal, reversal, "recorded", note, {"paired_with": original.id}, action="paired")
+
+
 async def refund(session: AsyncSession, principal: Principal, payment_id: str, note: str = "") -> Payment:
     """Pay a held amount back to the payer (the transfer itself is made by the operator's bank)."""
     payment = await get_payment(session, principal, payment_id, lock=True)
@@ -373,7 +407,7 @@ async def refund(session: AsyncSession, principal: Principal, payment_id: str, n
         kind="payment.refunded",
         step="refund",
     )
-    return _resolved(session, principal, payment, "refunded", note, amount)
+    return _resolved(session, principal, payment, "refunded", note, {"amount": amount})
 
 
 async def write_to_income(session: AsyncSession, principal: Principal, payment_id: str, note: str = "") -> Payment:
@@ -383,7 +417,7 @@ async def write_to_income(session: AsyncSession, principal: Principal, payment_i
     amount = payment.open_amount
     rows = [(holding, -amount), ("misc", amount)]
     await book(session, payment, rows, invoice=None, kind="payment.written_off", step="income")
-    return _resolved(session, principal, payment, "written_off", note, amount)
+    return _resolved(session, principal, payment, "written_off", note, {"amount": amount})
 
 
 def _holding(payment: Payment) -> str:
@@ -399,8 +433,16 @@ def _holding(payment: Payment) -> str:
 
 
 def _resolved(
-    session: AsyncSession, principal: Principal, payment: Payment, status: str, note: str, amount: int
+    session: AsyncSession,
+    principal: Principal,
+    payment: Payment,
+    status: str,
+    note: str,
+    data: dict[str, Any],
+    *,
+    action: str | None = None,
 ) -> Payment:
+    """A person dealt with a payment from the manual queue: it holds nothing any more, and the audit says who."""
     payment.status = status
     payment.open_amount = 0
     payment.resolved_by = principal.api_key_id
@@ -409,10 +451,10 @@ def _resolved(
         session,
         tenant_id=payment.tenant_id,
         actor=principal,
-        action=f"payment.{status}",
+        action=f"payment.{action or status}",
         resource_type="payment",
         resource_id=payment.id,
-        data={"amount": amount},
+        data=data,
     )
     return payment
 

@@ -377,3 +377,35 @@ async def test_suspense_money_cannot_pay_a_sandbox_invoice(client, tenant_a, db)
     assert r.status_code == 409 and r.json()["code"] == "invoice_is_sandbox"
     assert (await balances(client, tenant_a))["suspense"] == TOTAL
     await ledger_ok(db, tenant_a.id)
+
+
+@freeze_time("2026-11-25 10:00:00", real_asyncio=True)
+async def test_a_reversal_the_bank_did_not_name_is_paired_by_hand(client, tenant_a, db):
+    order, invoice = await shipped(client, tenant_a)
+    paid = await pay(client, tenant_a, "bank:0001", TOTAL, account=invoice["virtual_account"])
+    # The bank's cancel record carries its own reference, not the transfer's: it matches nothing.
+    returned = await pay(client, tenant_a, "bank:0099:c", TOTAL, kind="reversal", reverses_external_id="bank:0099")
+    assert (returned["status"], returned["outcome"]) == ("unmatched", "reversal_unmatched")
+    assert (await balances(client, tenant_a))["suspense"] == -TOTAL
+
+    finance = bearer(tenant_a.finance_key)
+    r = await client.post(f"/admin/v1/payments/{returned['id']}/pair", headers=finance, json={"payment_id": paid["id"]})
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["outcome"], r.json()["open_amount"]) == ("recorded", "reversed", 0)
+    original = (await client.get(f"/admin/v1/payments/{paid['id']}", headers=finance)).json()
+    assert (original["status"], original["reversed_by_id"]) == ("reversed", returned["id"])
+    after = await invoice_of(client, tenant_a, order["id"])
+    assert (after["status"], after["balance"]) == ("issued", TOTAL)
+    money = await balances(client, tenant_a)
+    assert (money["suspense"], money["bank"], money["consumer_receivable"]) == (0, 0, TOTAL)
+    # Paired already, or with a payment of another amount: refused, nothing moves.
+    again = await client.post(
+        f"/admin/v1/payments/{returned['id']}/pair", headers=finance, json={"payment_id": paid["id"]}
+    )
+    assert again.status_code == 409
+    other = await pay(client, tenant_a, "bank:0100:c", 1_000, kind="reversal", reverses_external_id="bank:0100")
+    wrong = await client.post(
+        f"/admin/v1/payments/{other['id']}/pair", headers=finance, json={"payment_id": paid["id"]}
+    )
+    assert wrong.status_code == 409 and wrong.json()["code"] == "reversal_mismatch"
+    await ledger_ok(db, tenant_a.id)

@@ -41,6 +41,7 @@ VALID_BODIES = {
     "/cancel": {},
     "/release": {},
     "/match": {"invoice_id": "inv_x"},
+    "/pair": {"payment_id": "pay_x"},
     "/refund": {},
     "/write-off": {},
     "/hold": {"dispute_hold": True},

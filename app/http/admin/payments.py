@@ -16,6 +16,7 @@ from app.http.schemas.orders import InvoiceOut
 from app.http.schemas.payments import (
     InvoiceHoldIn,
     MatchIn,
+    PairIn,
     PaymentFileOut,
     PaymentIn,
     PaymentOut,
@@ -119,6 +120,30 @@ class PaymentController(Controller):
         async def op(session: AsyncSession) -> PaymentOut:
             return PaymentOut.of(
                 await service.match_manually(session, principal, payment_id, data.invoice_id, data.note)
+            )
+
+        return await idempotency.run(op)
+
+    @post(
+        "/{payment_id:str}/pair",
+        operation_id="PairReversal",
+        summary="Pair a bank reversal that matched nothing with the payment it reverses (manual queue)",
+        responses=WRITE,
+        status_code=200,
+    )
+    async def pair(
+        self,
+        data: JSONBody[PairIn],
+        principal: NamedDependency[Principal],
+        idempotency: NamedDependency[Idempotency],
+        payment_id: PaymentId,
+    ) -> Response[PaymentOut]:
+        """``payment_id`` in the path is the reversal; the body names the payment it reverses (same amount and
+        channel). The payment is undone and the suspense the reversal left comes back to zero."""
+
+        async def op(session: AsyncSession) -> PaymentOut:
+            return PaymentOut.of(
+                await service.pair_reversal(session, principal, payment_id, data.payment_id, data.note)
             )
 
         return await idempotency.run(op)

@@ -124,6 +124,11 @@ class MatchIn(WriteModel):
     note: str = Field(default="", max_length=500)
 
 
+class PairIn(WriteModel):
+    payment_id: str = Field(min_length=1, max_length=40, description="The payment the bank reversal reverses.")
+    note: str = Field(default="", max_length=500)
+
+
 class ResolveIn(WriteModel):
     note: str = Field(default="", max_length=500)
 

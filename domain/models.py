@@ -4,6 +4,7 @@ from billing.metering import UsageEvent
 from domain.checkout.models import Capture, Consumer, ConsumerKey, CreditPolicyVersion, Order, Refund
 from domain.collections.models import DunningAction, Notification, Payment, PaymentAllocation, PaymentFile
 from domain.invoicing.models import Invoice
+from domain.settlement.models import MerchantContract, PayoutFile, Settlement, SettlementLine
 from domain.kit.audit import AuditEvent
 from domain.kit.counters import TenantCounter
 from domain.kit.db import Base, metadata
@@ -24,6 +25,10 @@ from fraud.models import (
 )
 
 __all__ = [
+    "MerchantContract",
+    "PayoutFile",
+    "Settlement",
+    "SettlementLine",
     "DunningAction",
     "Notification",
     "Payment",

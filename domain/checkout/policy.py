@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from domain.collections.ladder import DEFAULT_COLLECTIONS_POLICY, CollectionsPolicy
+from domain.settlement.policy import DEFAULT_SETTLEMENT_POLICY, SettlementPolicy
 
 Amount = Annotated[int, Field(ge=1, le=100_000_000)]
 Days = Annotated[int, Field(ge=1, le=365)]
@@ -52,6 +53,10 @@ class CreditPolicy(_Strict):
     )
     virtual_account_bank: str = Field(default="0001", pattern=r"^[0-9]{4}$", description="Bank code (4 digits).")
     virtual_account_branch: str = Field(default="001", pattern=r"^[0-9]{3}$", description="Branch code (3 digits).")
+    settlement: SettlementPolicy = Field(
+        default=DEFAULT_SETTLEMENT_POLICY,
+        description="Merchant payouts: how fees are taxed, the account they leave from (docs/settlement.md).",
+    )
     collections: CollectionsPolicy = Field(
         default=DEFAULT_COLLECTIONS_POLICY,
         description="Payments and dunning: ladder, re-bill fees, the 14.6 % cap, overpayments (docs/collections.md).",

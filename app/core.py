@@ -22,6 +22,7 @@ from app.auth import PUBLIC_PATHS, ApiKeyAuthenticationMiddleware, require_roles
 from app.db import create_engine, create_sessionmaker
 from app.errors import EXCEPTION_HANDLERS
 from app.http.admin.api_keys import ApiKeyController
+from app.http.admin.contracts import MerchantContractController
 from app.http.admin.fraud import (
     ExternalAddressController,
     FraudListController,
@@ -110,6 +111,7 @@ class ApplicationCore(InitPluginProtocol):
                         PaymentFileController,
                         InvoiceHoldController,
                         CollectionsReportController,
+                        MerchantContractController,
                     ],
                 ),
                 Router(

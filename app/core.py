@@ -36,9 +36,11 @@ from app.http.admin.operator import get_own_operator
 from app.http.admin.orders import AdminOrderController, CreditPolicyController
 from app.http.admin.payments import InvoiceHoldController, PaymentController, PaymentFileController
 from app.http.admin.reports import CollectionsReportController
+from app.http.admin.settlements import AdminSettlementController, PayoutFileController, SettlementRunController
 from app.http.checkout.merchant import get_own_merchant
 from app.http.checkout.orders import OrderController
 from app.http.checkout.screenings import ScreeningController
+from app.http.checkout.settlements import MerchantSettlementController
 from app.http.checkout.webhooks import WebhookEndpointController, WebhookEventController
 from app.http.deps import DEPENDENCIES
 from app.http.health import health, ready
@@ -111,6 +113,9 @@ class ApplicationCore(InitPluginProtocol):
                         PaymentFileController,
                         InvoiceHoldController,
                         CollectionsReportController,
+                        SettlementRunController,
+                        AdminSettlementController,
+                        PayoutFileController,
                         MerchantContractController,
                     ],
                 ),
@@ -122,6 +127,7 @@ class ApplicationCore(InitPluginProtocol):
                         OrderController,
                         WebhookEndpointController,
                         WebhookEventController,
+                        MerchantSettlementController,
                     ],
                 ),
             ]

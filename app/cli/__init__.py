@@ -16,6 +16,7 @@ from app.cli.jobs import jobs
 from app.cli.ledger import ledger
 from app.cli.payments import payments
 from app.cli.processes import scheduler, serve, worker
+from app.cli.settlement import settlement
 from app.cli.tenancy import keys, merchants, operators
 
 
@@ -29,5 +30,19 @@ def cli() -> None:
     """
 
 
-for command in (serve, worker, scheduler, db, demo, operators, merchants, keys, jobs, ledger, fraud, payments):
+for command in (
+    serve,
+    worker,
+    scheduler,
+    db,
+    demo,
+    operators,
+    merchants,
+    keys,
+    jobs,
+    ledger,
+    fraud,
+    payments,
+    settlement,
+):
     cli.add_command(command)

@@ -56,6 +56,12 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         "Delete Idempotency-Key records older than 24 hours.",
     ),
     ScheduledJob(
+        "settlement",
+        "settlement.run",
+        "0 5 * * *",
+        "Make the merchants' settlement statements of the cut-offs passed (one per merchant and cut-off).",
+    ),
+    ScheduledJob(
         "dunning",
         "collections.dunning",
         "0 6 * * *",

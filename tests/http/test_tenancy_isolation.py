@@ -21,6 +21,8 @@ from domain.kit.money import Money
 from domain.kit.pagination import PageRequest
 from domain.kit.tenancy import Principal, Role
 from domain.ledger import credit, debit, post_entry
+from domain.settlement import service as settlement_service
+from domain.settlement.models import MerchantContract
 from domain.tenancy import service
 from domain.webhooks import emit
 from domain.webhooks import service as webhook_service
@@ -45,6 +47,15 @@ VALID_BODIES = {
     "/refund": {},
     "/write-off": {},
     "/hold": {"dispute_hold": True},
+    "/contract": {  # PUT
+        "fee_rate_bp": 290,
+        "cycle": "monthly",
+        "bank_code": "0001",
+        "branch_code": "001",
+        "account_type": "1",
+        "account_number": "1234567",
+        "holder_kana": "ﾃｽﾄ",
+    },
     "/orders/{order_id:str}": {  # PATCH: a decrease of the order below
         "amount": 1000,
         "items": [{"ref": "SKU-1", "name": "緑茶", "unit_price": 1000, "quantity": 1, "tax_rate": 8}],
@@ -137,6 +148,33 @@ async def _resources_of(db, tenant):
             paid_at=dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC),
         )
         payment_file, _ = await collections_service.import_file(s, finance, build_konbini_csv([csv_row]), "iso.csv")
+        # Settlement: a contract, arrival confirmed, the statement of the next cut-off, approved, paid by a file.
+        s.add(
+            MerchantContract(
+                tenant_id=tenant.id,
+                id=f"mct_{tenant.merchant.id[4:]}",
+                merchant_id=tenant.merchant.id,
+                fee_rate_bp=300,
+                invoice_fee_separate=0,
+                invoice_fee_enclosed=0,
+                monthly_fee=0,
+                transfer_fee=0,
+                cycle="weekly",
+                minimum_payout=0,
+                advance_on="arrival",
+                bank_code="0001",
+                branch_code="001",
+                account_type="1",
+                account_number="1234567",
+                holder_kana="ｶ)ﾃﾞﾓ",
+                updated_at=dt.datetime.now(dt.UTC),
+                updated_by="test",
+            )
+        )
+        await checkout_service.confirm_arrival(s, tenant.admin, order.id)
+        [statement, *_] = await settlement_service.run_settlement(s, tenant.id, dt.date.today() + dt.timedelta(days=8))
+        await settlement_service.approve(s, finance, statement.id)
+        payout_file = await settlement_service.generate_payout_file(s, finance, statement.pay_date)
     return {
         "merchant_id": tenant.merchant.id,
         "key_id": next(k.id for k in keys.items if k.role == Role.MERCHANT.value),
@@ -151,6 +189,8 @@ async def _resources_of(db, tenant):
         "payment_id": payment.id,
         "file_id": payment_file.id,
         "invoice_id": invoice.id,
+        "settlement_id": statement.id,
+        "payout_file_id": payout_file.id,
     }
 
 
@@ -175,7 +215,7 @@ async def test_every_route_with_an_id_is_404_for_another_tenant(client, db, tena
         statuses = {}
         for key in (tenant_b.admin_key, tenant_b.finance_key, tenant_b.merchant_key):
             body = next((b for suffix, b in VALID_BODIES.items() if path.endswith(suffix)), {})
-            sent = body if method in ("POST", "PATCH") else None
+            sent = body if method in ("POST", "PATCH", "PUT") else None
             r = await client.request(method, url, headers=bearer(key), json=sent)
             statuses[key[:8]] = r.status_code
         # Every B key either may not call the route at all (403) or does not find A's resource (404).
@@ -209,8 +249,15 @@ async def test_ledger_accounts_show_only_own_tenant(client, db, tenant_a, tenant
     assert r.status_code == 200
     assert r.json()["data"] == []
     mine = await client.get("/admin/v1/ledger/accounts", headers=bearer(tenant_a.finance_key))
-    # The entry, the shipment and the unidentified payment of _resources_of (the CSV is not reconciled yet).
-    assert {a["key"] for a in mine.json()["data"]} == {"consumer_receivable", "merchant_payable", "bank", "suspense"}
+    # The entry, the shipment, the unidentified payment (the CSV is not reconciled yet) and the settlement.
+    assert {a["key"] for a in mine.json()["data"]} == {
+        "consumer_receivable",
+        "merchant_payable",
+        "bank",
+        "suspense",
+        "merchant_fee_revenue",
+        "payouts_in_transit",
+    }
 
 
 async def test_a_merchant_key_sees_only_its_own_merchant(client, db, tenant_a):

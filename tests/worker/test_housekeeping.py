@@ -166,6 +166,7 @@ def test_cli_jobs_list_lists_every_job():
         "expire-authorizations",
         "lapse-guarantees",
         "purge-idempotency-keys",
+        "settlement",
         "dunning",
         "send-notifications",
         "purge-outbox",
@@ -176,6 +177,7 @@ def test_cli_jobs_list_lists_every_job():
     assert "outbox.purge" in lines["purge-outbox"]
     assert lines["dunning"].split()[1:5] == ["0", "6", "*", "*"]
     assert "collections.dunning" in lines["dunning"]
+    assert lines["settlement"].split()[1:5] == ["0", "5", "*", "*"]
 
 
 async def test_cli_purge_idempotency_keys_as_of(committed_db):

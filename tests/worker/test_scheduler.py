@@ -38,6 +38,7 @@ def test_the_cron_table():
         ("expire-authorizations", "checkout.expire_authorizations", "10 * * * *"),
         ("lapse-guarantees", "checkout.lapse_guarantees", "20 * * * *"),
         ("purge-idempotency-keys", "idempotency.purge", "15 * * * *"),
+        ("settlement", "settlement.run", "0 5 * * *"),
         ("dunning", "collections.dunning", "0 6 * * *"),
         ("send-notifications", "collections.send_notifications", "* * * * *"),
         ("purge-outbox", "outbox.purge", "30 3 * * *"),

@@ -210,10 +210,11 @@ async def _lines(session: AsyncSession, statement: Settlement, contract: Merchan
     tenant_id, merchant_id = statement.tenant_id, statement.merchant_id
     of_merchant = and_(Order.tenant_id == tenant_id, Order.merchant_id == merchant_id, Order.test_mode.is_(False))
     # Sales: captures advanced by the end of the cut-off day.
+    # (A capture reported after the cut-off day waits for the next statement, whatever date it says it shipped.)
     if contract.advance_on == "arrival":
-        advanced = and_(Order.guarantee == "guaranteed", Order.arrival_confirmed_at < end)
+        advanced = and_(Capture.created_at < end, Order.guarantee == "guaranteed", Order.arrival_confirmed_at < end)
     else:
-        advanced = and_(Capture.shipped_at < end, Order.guarantee != "unguaranteed")
+        advanced = and_(Capture.created_at < end, Order.guarantee != "unguaranteed")
     await _insert_lines(
         session,
         statement,

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -190,4 +191,7 @@ class Refund(TenantOwned, Timestamped, Base):
     # How the refund landed: reduced the unpaid invoice(s), and/or became money owed back to the consumer.
     invoice_reduction: Mapped[int] = mapped_column(BigInteger, default=0)
     consumer_refund_due: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Made while the order was out of the guarantee: the unpaid part came off unguaranteed_payable (the merchant
+    # was owed it only if the consumer paid), the part the consumer had paid off merchant_payable (settlement).
+    unguaranteed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_by: Mapped[str] = mapped_column(String(ID_LENGTH))

@@ -670,7 +670,15 @@ async def refund(
     order.updated_at = now
     await _release_exposure(session, order, min(reduced, order.exposure))
     money = Money(amount, order.currency)
-    lines_ = [dr(_payable_account(order), money)]
+    if order.guarantee == "unguaranteed":
+        # The merchant was to be paid only what the consumer pays: the unpaid part comes off that promise, the part
+        # the consumer had paid (already passed to the merchant) off what the merchant is paid (settlement).
+        record.unguaranteed = True
+        lines_ = [dr("unguaranteed_payable", Money(reduced, order.currency))] if reduced else []
+        if refund_due:
+            lines_.append(dr("merchant_payable", Money(refund_due, order.currency)))
+    else:
+        lines_ = [dr("merchant_payable", money)]
     if reduced:
         lines_.append(cr("consumer_receivable", Money(reduced, order.currency)))
     if refund_due:

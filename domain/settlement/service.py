@@ -34,7 +34,7 @@ import hashlib
 import io
 from typing import Any
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.checkout.models import Capture, Order, Refund
@@ -77,6 +77,12 @@ async def run_settlement(
 ) -> list[Settlement]:
     """Make every statement due by ``as_of`` (cut-offs before it) for the tenant's merchants with a contract;
     the statements made. Running it again makes none (one statement per merchant and cut-off)."""
+    if as_of > clock.jst_today() + dt.timedelta(days=1):
+        raise InvalidInput(
+            f"as_of {as_of} is in the future: a period is settled after it closed",
+            code="as_of_in_future",
+            issues=[FieldIssue("#/as_of", "at most tomorrow (JST)", "in_future")],
+        )
     await advisory_xact_lock(session, "settlement_run", tenant_id)  # two runs of one tenant wait for each other
     policy = await active_policy(session, tenant_id)
     rows = (
@@ -233,7 +239,9 @@ async def _lines(session: AsyncSession, statement: Settlement, contract: Merchan
     sold = select(SettlementLine.order_id).where(
         SettlementLine.tenant_id == tenant_id, SettlementLine.merchant_id == merchant_id, SettlementLine.kind == "sale"
     )
-    # Refunds of orders whose sale was advanced.
+    # Refunds: of orders whose sale was advanced, all of it; of orders out of the guarantee, the part the consumer
+    # had paid (and the merchant was paid through an unguaranteed_paid line): the rest came off the unguaranteed
+    # payable, never the merchant's.
     await _insert_lines(
         session,
         statement,
@@ -243,11 +251,18 @@ async def _lines(session: AsyncSession, statement: Settlement, contract: Merchan
             Order.id.label("order_id"),
             Order.merchant_order_id.label("merchant_order_id"),
             literal(None).label("delivery"),
-            (-Refund.amount).label("amount"),
+            case((Refund.unguaranteed, -Refund.consumer_refund_due), else_=-Refund.amount).label("amount"),
             Refund.created_at.label("occurred_at"),
         )
         .join(Order, and_(Order.tenant_id == Refund.tenant_id, Order.id == Refund.order_id))
-        .where(of_merchant, Refund.created_at < end, Order.id.in_(sold)),
+        .where(
+            of_merchant,
+            Refund.created_at < end,
+            or_(
+                and_(Refund.unguaranteed.is_(False), Order.id.in_(sold)),
+                and_(Refund.unguaranteed.is_(True), Refund.consumer_refund_due > 0),
+            ),
+        ),
     )
     # Claw-backs: orders out of the guarantee whose sale was advanced, for what was advanced net of refunds.
     advanced_net = (
@@ -418,14 +433,16 @@ def _compute(statement: Settlement, contract: MerchantContract, policy: CreditPo
 
 async def _book_statement(session: AsyncSession, statement: Settlement) -> None:
     currency = "JPY"
-    fees = statement.rate_fee + statement.invoice_fees + statement.monthly_fee + statement.transfer_fee
+    fees = statement.rate_fee + statement.invoice_fees + statement.monthly_fee
     lines = []
-    if fees + statement.fee_tax:
-        lines.append(debit("merchant_payable", Money(fees + statement.fee_tax, currency)))
+    if fees + statement.fee_tax + statement.transfer_fee:
+        lines.append(debit("merchant_payable", Money(fees + statement.fee_tax + statement.transfer_fee, currency)))
         if fees:
             lines.append(credit("merchant_fee_revenue", Money(fees, currency)))
         if statement.fee_tax:
             lines.append(credit("output_consumption_tax", Money(statement.fee_tax, currency)))
+        if statement.transfer_fee:  # the bank charge passed on (reference/billing.md §2.6 T5)
+            lines.append(credit("reissue_fee_income", Money(statement.transfer_fee, currency)))
     # What the merchant owes us moves to merchant_receivable; what it owed before and now carries in comes back.
     owed_before = -sum(
         line.amount
@@ -511,6 +528,12 @@ async def generate_payout_file(session: AsyncSession, principal: Principal, pay_
     """A Zengin 総合振込 file for every approved statement paying on ``pay_date``; each becomes
     ``file_generated`` and its payout leaves the payable for payouts in transit."""
     tenant_id = principal.require_tenant()
+    if pay_date < clock.jst_today():
+        raise InvalidInput(
+            f"{pay_date} has passed: the bank executes files for today or later",
+            code="pay_date_passed",
+            issues=[FieldIssue("#/pay_date", "in the past (JST)", "in_past")],
+        )
     if not is_bank_business_day(pay_date):
         raise InvalidInput(
             f"{pay_date} is not a bank business day (weekends, national holidays and 12/31–1/3 are not)",
@@ -539,8 +562,19 @@ async def generate_payout_file(session: AsyncSession, principal: Principal, pay_
             code="nothing_to_pay",
             issues=[FieldIssue("#/pay_date", "no approved statement pays on this date", "nothing_to_pay")],
         )
+    own = [s.id for s in statements if s.approved_by == principal.api_key_id]
+    if own:
+        raise PermissionDenied(
+            f"this key approved {', '.join(own)}: a second person sends the payout file (maker-checker)",
+            code="own_approval",
+        )
     sp = (await active_policy(session, tenant_id)).settlement
-    ours = bank_branch(sp.bank_code, sp.branch_code)
+    try:
+        ours = bank_branch(sp.bank_code, sp.branch_code)
+    except LookupError as exc:
+        raise InvalidInput(
+            f"the paying account in the settlement policy: {exc}", code="unknown_bank", issues=[]
+        ) from None
     header = TransferHeader(
         requester_code=sp.requester_code,
         requester_name=sp.requester_name,
@@ -555,7 +589,14 @@ async def generate_payout_file(session: AsyncSession, principal: Principal, pay_
     transfers = []
     for statement in statements:
         terms = statement.terms
-        theirs = bank_branch(terms["bank_code"], terms["branch_code"])
+        try:
+            theirs = bank_branch(terms["bank_code"], terms["branch_code"])
+        except LookupError as exc:  # the bank merged or closed the branch since the contract was written
+            raise InvalidInput(
+                f"statement {statement.id} (merchant {statement.merchant_id}): {exc}; update the contract",
+                code="unknown_bank",
+                issues=[FieldIssue("#/pay_date", f"statement {statement.id}: {exc}", "unknown_bank")],
+            ) from None
         transfers.append(
             Transfer(
                 bank_code=terms["bank_code"],

@@ -174,7 +174,7 @@ async def _resources_of(db, tenant):
         await checkout_service.confirm_arrival(s, tenant.admin, order.id)
         [statement, *_] = await settlement_service.run_settlement(s, tenant.id, dt.date.today() + dt.timedelta(days=8))
         await settlement_service.approve(s, finance, statement.id)
-        payout_file = await settlement_service.generate_payout_file(s, finance, statement.pay_date)
+        payout_file = await settlement_service.generate_payout_file(s, tenant.admin, statement.pay_date)
     return {
         "merchant_id": tenant.merchant.id,
         "key_id": next(k.id for k in keys.items if k.role == Role.MERCHANT.value),

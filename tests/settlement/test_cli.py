@@ -53,7 +53,8 @@ async def test_job_then_approval_then_the_payout_file(committed_db, committed_cl
         await post(client, tenant, f"/v1/orders/{order['id']}/captures", capture_body(1))
         await post(client, tenant, f"/admin/v1/orders/{order['id']}/arrival", admin=True)
 
-    ran = await invoke("jobs", "run", "settlement", "--as-of", "2026-11-28")
+    with freeze_time("2026-11-28 00:00:00", real_asyncio=True):
+        ran = await invoke("jobs", "run", "settlement", "--as-of", "2026-11-28")
     assert ran.exit_code == 0, ran.output
     [statement] = (await client.get("/admin/v1/settlements", headers=bearer(tenant.finance_key))).json()["data"]
     assert (statement["status"], statement["payout"]) == ("calculated", 6_800 - 170)
@@ -72,7 +73,8 @@ async def test_job_then_approval_then_the_payout_file(committed_db, committed_cl
     assert written.exit_code == 0, written.output
     header, [transfer] = parse_transfer_file(out.read_bytes(), near=dt.date(2026, 12, 4))
     assert (header.pay_date, transfer.amount, transfer.account_number) == (dt.date(2026, 12, 4), 6_630, "7654321")
-    again = await invoke("jobs", "run", "settlement", "--as-of", "2026-11-28")  # the same morning again: nothing new
+    with freeze_time("2026-11-28 00:00:00", real_asyncio=True):
+        again = await invoke("jobs", "run", "settlement", "--as-of", "2026-11-28")  # the same morning: nothing new
     assert again.exit_code == 0
     listed = (await client.get("/admin/v1/settlements", headers=bearer(tenant.finance_key))).json()["data"]
     assert [s["status"] for s in listed] == ["file_generated"]

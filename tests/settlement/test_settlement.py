@@ -108,8 +108,13 @@ class TestWeeklyCycle:
         )
         assert twice.status_code == 409
 
-        r = await client.post(
+        # The approver may not send it too (maker-checker): another key sends the file.
+        own = await client.post(
             "/admin/v1/payout-files", headers=bearer(tenant_a.finance_key), json={"pay_date": "2026-12-04"}
+        )
+        assert own.status_code == 403 and own.json()["code"] == "own_approval"
+        r = await client.post(
+            "/admin/v1/payout-files", headers=bearer(tenant_a.admin_key), json={"pay_date": "2026-12-04"}
         )
         assert r.status_code == 201, r.text
         payout_file = r.json()
@@ -222,7 +227,7 @@ class TestReturnsAndIsolation:
             [first] = await run(client, tenant_a, "2026-11-28")
         await client.post(f"/admin/v1/settlements/{first['id']}/approve", headers=bearer(tenant_a.finance_key))
         r = await client.post(
-            "/admin/v1/payout-files", headers=bearer(tenant_a.finance_key), json={"pay_date": first["pay_date"]}
+            "/admin/v1/payout-files", headers=bearer(tenant_a.admin_key), json={"pay_date": first["pay_date"]}
         )
         assert r.status_code == 201, r.text
         r = await client.post(f"/admin/v1/settlements/{first['id']}/return", headers=bearer(tenant_a.finance_key))

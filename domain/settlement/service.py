@@ -34,7 +34,7 @@ import hashlib
 import io
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.checkout.models import Capture, Order, Refund
@@ -76,7 +76,11 @@ async def run_settlement(
     session: AsyncSession, tenant_id: str, as_of: dt.date, actor: str = SYSTEM
 ) -> list[Settlement]:
     """Make every statement due by ``as_of`` (cut-offs before it) for the tenant's merchants with a contract;
-    the statements made. Running it again makes none (one statement per merchant and cut-off)."""
+    the statements made. Running it again makes none (one statement per merchant and cut-off).
+
+    Set-based: the statements due are grouped by (cut-off, advance condition) — a daily run has one group per cycle
+    — and each group's lines are written for all its merchants at once, one ``INSERT … SELECT`` per kind; a
+    merchant with several cut-offs due (a run missed) has them made in order, one group after another."""
     if as_of > clock.jst_today() + dt.timedelta(days=1):
         raise InvalidInput(
             f"as_of {as_of} is in the future: a period is settled after it closed",
@@ -85,90 +89,124 @@ async def run_settlement(
         )
     await advisory_xact_lock(session, "settlement_run", tenant_id)  # two runs of one tenant wait for each other
     policy = await active_policy(session, tenant_id)
-    rows = (
-        await session.execute(
-            select(MerchantContract, Merchant.test_mode)
-            .join(
-                Merchant,
-                and_(Merchant.tenant_id == MerchantContract.tenant_id, Merchant.id == MerchantContract.merchant_id),
+    contracts = [
+        contract
+        for contract, test_mode in (
+            await session.execute(
+                select(MerchantContract, Merchant.test_mode)
+                .join(
+                    Merchant,
+                    and_(Merchant.tenant_id == MerchantContract.tenant_id, Merchant.id == MerchantContract.merchant_id),
+                )
+                .where(MerchantContract.tenant_id == tenant_id)
+                .order_by(MerchantContract.merchant_id)
             )
-            .where(MerchantContract.tenant_id == tenant_id)
-            .order_by(MerchantContract.merchant_id)
-        )
-    ).all()
-    made: list[Settlement] = []
-    for contract, test_mode in rows:
-        if test_mode:
-            continue  # a sandbox merchant's orders are not real: nothing to pay
-        last = await session.scalar(
-            select(func.max(Settlement.period_end)).where(
-                Settlement.tenant_id == tenant_id, Settlement.merchant_id == contract.merchant_id
+        ).all()
+        if not test_mode  # a sandbox merchant's orders are not real: nothing to pay
+    ]
+    last_ends = dict(
+        (
+            await session.execute(
+                select(Settlement.merchant_id, func.max(Settlement.period_end))
+                .where(Settlement.tenant_id == tenant_id)
+                .group_by(Settlement.merchant_id)
             )
-        )
+        ).all()
+    )
+    due: list[list[tuple[MerchantContract, dt.date]]] = []  # due[k]: each merchant's k-th cut-off due
+    for contract in contracts:
         # The first statement closes at the first cut-off on or after the contract's day (everything advanced
         # before it included).
-        start_after = last or contract.created_at.astimezone(clock.JST).date() - dt.timedelta(days=1)
-        for cutoff in cycles.cutoffs(contract.cycle, start_after, as_of - dt.timedelta(days=1)):
-            made.append(await _statement(session, tenant_id, contract, policy, cutoff, actor))
+        start_after = last_ends.get(contract.merchant_id) or (
+            contract.created_at.astimezone(clock.JST).date() - dt.timedelta(days=1)
+        )
+        for k, cutoff in enumerate(cycles.cutoffs(contract.cycle, start_after, as_of - dt.timedelta(days=1))):
+            if len(due) <= k:
+                due.append([])
+            due[k].append((contract, cutoff))
+    made: list[Settlement] = []
+    for wave in due:
+        groups: dict[tuple[dt.date, str], list[MerchantContract]] = {}
+        for contract, cutoff in wave:
+            groups.setdefault((cutoff, contract.advance_on), []).append(contract)
+        for (cutoff, advance_on), members in sorted(groups.items()):
+            made += await _group(session, tenant_id, members, cutoff, advance_on, policy, actor)
     return made
 
 
-async def _statement(
+async def _group(
     session: AsyncSession,
     tenant_id: str,
-    contract: MerchantContract,
-    policy: CreditPolicy,
+    contracts: list[MerchantContract],
     cutoff: dt.date,
+    advance_on: str,
+    policy: CreditPolicy,
     actor: str,
-) -> Settlement:
-    merchant_id = contract.merchant_id
+) -> list[Settlement]:
+    """The statements of one cut-off for merchants sharing the advance condition, written set-based."""
     end = clock.jst_midnight_utc(cutoff + dt.timedelta(days=1))  # everything before the end of the cut-off day
-    statement = Settlement(
-        tenant_id=tenant_id,
-        id=new_id("stl"),
-        number=await counters.next_value(session, tenant_id, STATEMENT_COUNTER),
-        merchant_id=merchant_id,
-        cycle=contract.cycle,
-        period_start=cycles.previous_cutoff(contract.cycle, cutoff) + dt.timedelta(days=1),
-        period_end=cutoff,
-        pay_date=cycles.pay_date(contract.cycle, cutoff),
-        status="calculated",
-        sales=0,
-        refunds=0,
-        clawbacks=0,
-        unguaranteed_paid=0,
-        rate_fee=0,
-        invoice_fees=0,
-        invoice_count=0,
-        monthly_fee=0,
-        transfer_fee=0,
-        fee_tax=0,
-        carry_in=0,
-        net=0,
-        payout=0,
-        carry_out=0,
-        terms={},
-        calculated_by=actor,
-        created_at=clock.utc_now(),
-    )
-    session.add(statement)
+    numbers = await counters.next_values(session, tenant_id, STATEMENT_COUNTER, len(contracts))
+    now = clock.utc_now()
+    statements = [
+        Settlement(
+            tenant_id=tenant_id,
+            id=new_id("stl"),
+            number=number,
+            merchant_id=contract.merchant_id,
+            cycle=contract.cycle,
+            period_start=cycles.previous_cutoff(contract.cycle, cutoff) + dt.timedelta(days=1),
+            period_end=cutoff,
+            pay_date=cycles.pay_date(contract.cycle, cutoff),
+            status="calculated",
+            **dict.fromkeys(_AMOUNT_FIELDS, 0),
+            terms={},
+            calculated_by=actor,
+            created_at=now,
+        )
+        for contract, number in zip(contracts, numbers, strict=True)
+    ]
+    session.add_all(statements)
     await session.flush()
-    await _lines(session, statement, contract, end)
-    totals = await _totals(session, statement)
-    _compute(statement, contract, policy, totals)
-    await _book_statement(session, statement)
-    audit.record(
-        session,
-        tenant_id=tenant_id,
-        actor=actor,
-        action="settlement.calculated",
-        resource_type="settlement",
-        resource_id=statement.id,
-        data={"merchant_id": merchant_id, "period_end": cutoff.isoformat(), "payout": statement.payout},
-    )
+    ids = [s.id for s in statements]
+    await _lines(session, tenant_id, ids, advance_on, end)
+    await _carried(session, tenant_id, statements, {c.merchant_id: c for c in contracts})
+    totals = await _totals(session, tenant_id, ids)
+    by_merchant = {c.merchant_id: c for c in contracts}
+    move = 0
+    for statement in statements:
+        move += _compute(
+            statement, by_merchant[statement.merchant_id], policy, totals.get(statement.id, _empty_totals())
+        )
+        audit.record(
+            session,
+            tenant_id=tenant_id,
+            actor=actor,
+            action="settlement.calculated",
+            resource_type="settlement",
+            resource_id=statement.id,
+            data={"merchant_id": statement.merchant_id, "period_end": cutoff.isoformat(), "payout": statement.payout},
+        )
+    await _book_group(session, tenant_id, statements, cutoff, move)
     await session.flush()
-    return statement
+    return statements
 
+
+_AMOUNT_FIELDS = (
+    "sales",
+    "refunds",
+    "clawbacks",
+    "unguaranteed_paid",
+    "rate_fee",
+    "invoice_fees",
+    "invoice_count",
+    "monthly_fee",
+    "transfer_fee",
+    "fee_tax",
+    "carry_in",
+    "net",
+    "payout",
+    "carry_out",
+)
 
 _LINE_FIELDS = [
     "tenant_id",
@@ -186,19 +224,19 @@ _LINE_FIELDS = [
 ]
 
 
-async def _insert_lines(session: AsyncSession, statement: Settlement, kind: str, query: Any) -> None:
-    """``query`` selects (source_id, order_id, merchant_order_id, delivery, amount, occurred_at) of new lines."""
+async def _insert_lines(session: AsyncSession, tenant_id: str, kind: str, query: Any) -> None:
+    """``query`` selects (settlement_id, merchant_id, source_id, order_id, merchant_order_id, delivery, amount,
+    occurred_at) of new lines; a source already settled is skipped (unique per kind)."""
     sub = query.subquery()
     now = clock.utc_now()
     # A source is settled once per kind, so the kind's letter and the source id make the line's id.
-    line_id = literal(f"{kind[0]}_") + sub.c.source_id
     stmt = insert_ignore_into(session, SettlementLine.__table__).from_select(
         _LINE_FIELDS,
         select(
-            literal(statement.tenant_id),
-            line_id,
-            literal(statement.id),
-            literal(statement.merchant_id),
+            literal(tenant_id),
+            literal(f"{kind[0]}_") + sub.c.source_id,
+            sub.c.settlement_id,
+            sub.c.merchant_id,
             literal(kind),
             sub.c.source_id,
             sub.c.order_id,
@@ -212,20 +250,35 @@ async def _insert_lines(session: AsyncSession, statement: Settlement, kind: str,
     await session.execute(stmt)
 
 
-async def _lines(session: AsyncSession, statement: Settlement, contract: MerchantContract, end: dt.datetime) -> None:
-    tenant_id, merchant_id = statement.tenant_id, statement.merchant_id
-    of_merchant = and_(Order.tenant_id == tenant_id, Order.merchant_id == merchant_id, Order.test_mode.is_(False))
-    # Sales: captures advanced by the end of the cut-off day.
-    # (A capture reported after the cut-off day waits for the next statement, whatever date it says it shipped.)
-    if contract.advance_on == "arrival":
+def _sold(order_id: Any) -> Any:
+    """The order's sale was advanced (in this run or before)."""
+    return exists().where(
+        SettlementLine.tenant_id == Order.tenant_id, SettlementLine.order_id == order_id, SettlementLine.kind == "sale"
+    )
+
+
+async def _lines(session: AsyncSession, tenant_id: str, ids: list[str], advance_on: str, end: dt.datetime) -> None:
+    stl = Settlement.__table__
+    of_group = and_(
+        Order.tenant_id == tenant_id,
+        Order.test_mode.is_(False),
+        stl.c.tenant_id == Order.tenant_id,
+        stl.c.merchant_id == Order.merchant_id,
+        stl.c.id.in_(ids),
+    )
+    # Sales: captures advanced by the end of the cut-off day. (A capture reported after it waits for the next
+    # statement, whatever date it says it shipped.)
+    if advance_on == "arrival":
         advanced = and_(Capture.created_at < end, Order.guarantee == "guaranteed", Order.arrival_confirmed_at < end)
     else:
         advanced = and_(Capture.created_at < end, Order.guarantee != "unguaranteed")
+    head = (stl.c.id.label("settlement_id"), Order.merchant_id.label("merchant_id"))
     await _insert_lines(
         session,
-        statement,
+        tenant_id,
         "sale",
         select(
+            *head,
             Capture.id.label("source_id"),
             Order.id.label("order_id"),
             Order.merchant_order_id.label("merchant_order_id"),
@@ -233,20 +286,20 @@ async def _lines(session: AsyncSession, statement: Settlement, contract: Merchan
             Capture.amount.label("amount"),
             Capture.shipped_at.label("occurred_at"),
         )
+        .select_from(Capture)
         .join(Order, and_(Order.tenant_id == Capture.tenant_id, Order.id == Capture.order_id))
-        .where(of_merchant, advanced),
-    )
-    sold = select(SettlementLine.order_id).where(
-        SettlementLine.tenant_id == tenant_id, SettlementLine.merchant_id == merchant_id, SettlementLine.kind == "sale"
+        .join(stl, of_group)
+        .where(advanced),
     )
     # Refunds: of orders whose sale was advanced, all of it; of orders out of the guarantee, the part the consumer
     # had paid (and the merchant was paid through an unguaranteed_paid line): the rest came off the unguaranteed
     # payable, never the merchant's.
     await _insert_lines(
         session,
-        statement,
+        tenant_id,
         "refund",
         select(
+            *head,
             Refund.id.label("source_id"),
             Order.id.label("order_id"),
             Order.merchant_order_id.label("merchant_order_id"),
@@ -254,45 +307,48 @@ async def _lines(session: AsyncSession, statement: Settlement, contract: Merchan
             case((Refund.unguaranteed, -Refund.consumer_refund_due), else_=-Refund.amount).label("amount"),
             Refund.created_at.label("occurred_at"),
         )
+        .select_from(Refund)
         .join(Order, and_(Order.tenant_id == Refund.tenant_id, Order.id == Refund.order_id))
+        .join(stl, of_group)
         .where(
-            of_merchant,
             Refund.created_at < end,
             or_(
-                and_(Refund.unguaranteed.is_(False), Order.id.in_(sold)),
+                and_(Refund.unguaranteed.is_(False), _sold(Order.id)),
                 and_(Refund.unguaranteed.is_(True), Refund.consumer_refund_due > 0),
             ),
         ),
     )
     # Claw-backs: orders out of the guarantee whose sale was advanced, for what was advanced net of refunds.
+    line = SettlementLine.__table__.alias("advanced")
     advanced_net = (
-        select(func.coalesce(func.sum(SettlementLine.amount), 0))
-        .where(
-            SettlementLine.tenant_id == tenant_id,
-            SettlementLine.order_id == Order.id,
-            SettlementLine.kind.in_(("sale", "refund")),
-        )
+        select(func.coalesce(func.sum(line.c.amount), 0))
+        .where(line.c.tenant_id == Order.tenant_id, line.c.order_id == Order.id, line.c.kind.in_(("sale", "refund")))
         .scalar_subquery()
     )
     await _insert_lines(
         session,
-        statement,
+        tenant_id,
         "clawback",
         select(
+            *head,
             Order.id.label("source_id"),
             Order.id.label("order_id"),
             Order.merchant_order_id.label("merchant_order_id"),
             literal(None).label("delivery"),
             (-advanced_net).label("amount"),
             Order.guarantee_deadline.label("occurred_at"),
-        ).where(of_merchant, Order.guarantee == "unguaranteed", Order.guarantee_deadline < end, Order.id.in_(sold)),
+        )
+        .select_from(Order)
+        .join(stl, of_group)
+        .where(Order.guarantee == "unguaranteed", Order.guarantee_deadline < end, _sold(Order.id)),
     )
     # What consumers paid on orders out of the guarantee (the merchant is owed it again).
     await _insert_lines(
         session,
-        statement,
+        tenant_id,
         "unguaranteed_paid",
         select(
+            *head,
             PaymentAllocation.id.label("source_id"),
             Order.id.label("order_id"),
             Order.merchant_order_id.label("merchant_order_id"),
@@ -300,38 +356,54 @@ async def _lines(session: AsyncSession, statement: Settlement, contract: Merchan
             PaymentAllocation.amount.label("amount"),
             PaymentAllocation.created_at.label("occurred_at"),
         )
+        .select_from(PaymentAllocation)
         .join(
             Invoice,
             and_(Invoice.tenant_id == PaymentAllocation.tenant_id, Invoice.id == PaymentAllocation.invoice_id),
         )
         .join(Order, and_(Order.tenant_id == Invoice.tenant_id, Order.id == Invoice.order_id))
-        .where(of_merchant, PaymentAllocation.component == "unguaranteed", PaymentAllocation.created_at < end),
+        .join(stl, of_group)
+        .where(PaymentAllocation.component == "unguaranteed", PaymentAllocation.created_at < end),
     )
-    # Carried in: the previous statements' carry-over and returned payouts.
+
+
+async def _carried(
+    session: AsyncSession,
+    tenant_id: str,
+    statements: list[Settlement],
+    contracts: dict[str, MerchantContract],
+) -> None:
+    """Carried in: the previous statements' carry-over and returned payouts; and the monthly fee, once a month."""
+    merchants = [s.merchant_id for s in statements]
+    ids = [s.id for s in statements]
     previous = (
         await session.scalars(
             select(Settlement).where(
                 Settlement.tenant_id == tenant_id,
-                Settlement.merchant_id == merchant_id,
-                Settlement.id != statement.id,
-                Settlement.period_end < statement.period_end,
+                Settlement.merchant_id.in_(merchants),
+                Settlement.id.not_in(ids),
+                or_(Settlement.carry_out != 0, Settlement.status == "returned"),
             )
         )
     ).all()
+    by_merchant = {s.merchant_id: s for s in statements}
     now = clock.utc_now()
-    carried: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for prev in previous:
+        statement = by_merchant[prev.merchant_id]
+        if prev.period_end >= statement.period_end:
+            continue
         if prev.carry_out:
-            carried.append(_carry(statement, f"carry:{prev.id}", prev.carry_out, now))
+            rows.append(_carry(statement, f"carry:{prev.id}", prev.carry_out, now))
         if prev.status == "returned" and prev.payout:
-            carried.append(_carry(statement, f"return:{prev.id}", prev.payout, now))
-    month = statement.period_end.strftime("%Y-%m")
-    if contract.monthly_fee:
-        carried.append(
-            {**_carry(statement, f"{merchant_id}:{month}", -contract.monthly_fee, now), "kind": "monthly_fee"}
-        )
-    if carried:
-        await session.execute(insert_ignore_into(session, SettlementLine.__table__).values(carried))
+            rows.append(_carry(statement, f"return:{prev.id}", prev.payout, now))
+    for statement in statements:
+        fee = contracts[statement.merchant_id].monthly_fee
+        if fee:
+            month = statement.period_end.strftime("%Y-%m")
+            rows.append({**_carry(statement, f"{statement.merchant_id}:{month}", -fee, now), "kind": "monthly_fee"})
+    for start in range(0, len(rows), 1_000):
+        await session.execute(insert_ignore_into(session, SettlementLine.__table__).values(rows[start : start + 1_000]))
 
 
 def _carry(statement: Settlement, source_id: str, amount: int, now: dt.datetime) -> dict[str, Any]:
@@ -351,35 +423,62 @@ def _carry(statement: Settlement, source_id: str, amount: int, now: dt.datetime)
     }
 
 
-async def _totals(session: AsyncSession, statement: Settlement) -> dict[str, Any]:
-    rows = (
-        await session.execute(
-            select(SettlementLine.kind, SettlementLine.delivery, func.count(), func.sum(SettlementLine.amount))
-            .where(SettlementLine.tenant_id == statement.tenant_id, SettlementLine.settlement_id == statement.id)
-            .group_by(SettlementLine.kind, SettlementLine.delivery)
-        )
-    ).all()
-    totals: dict[str, Any] = {"sale": 0, "refund": 0, "clawback": 0, "unguaranteed_paid": 0, "carry_in": 0}
-    totals["monthly_fee"] = 0
-    totals["invoices"] = {"separate": 0, "enclosed": 0}
-    for kind, delivery, count, amount in rows:
-        totals[kind] = totals.get(kind, 0) + int(amount or 0)
-        if kind == "sale" and delivery == "separate":
-            totals["invoices"]["separate"] += count  # 別送: one invoice per shipment
-    enclosed_orders = await session.scalar(
-        select(func.count(func.distinct(SettlementLine.order_id))).where(
-            SettlementLine.tenant_id == statement.tenant_id,
-            SettlementLine.settlement_id == statement.id,
-            SettlementLine.kind == "sale",
-            SettlementLine.delivery == "enclosed",
-        )
-    )
-    totals["invoices"]["enclosed"] = int(enclosed_orders or 0)  # 同梱: one invoice per order
-    return totals
+def _empty_totals() -> dict[str, Any]:
+    return {
+        "sale": 0,
+        "refund": 0,
+        "clawback": 0,
+        "unguaranteed_paid": 0,
+        "carry_in": 0,
+        "monthly_fee": 0,
+        "owed_before": 0,
+        "invoices": {"separate": 0, "enclosed": 0},
+    }
 
 
-def _compute(statement: Settlement, contract: MerchantContract, policy: CreditPolicy, totals: dict[str, Any]) -> None:
-    """The statement's figures from its line totals and the contract (all yen, fees tax-exclusive)."""
+async def _totals(session: AsyncSession, tenant_id: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Per statement: the sums of its lines by kind, its invoices (別送: one per sale line; 同梱: one per order),
+    and the negative carry-over it takes back (``owed_before``)."""
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 1_000):
+        part = ids[start : start + 1_000]
+        rows = (
+            await session.execute(
+                select(
+                    SettlementLine.settlement_id,
+                    SettlementLine.kind,
+                    SettlementLine.delivery,
+                    func.count(),
+                    func.sum(SettlementLine.amount),
+                    func.count(func.distinct(SettlementLine.order_id)),
+                    func.sum(
+                        case(
+                            (
+                                and_(SettlementLine.amount < 0, SettlementLine.source_id.like("carry:%")),
+                                SettlementLine.amount,
+                            ),
+                            else_=0,
+                        )
+                    ),
+                )
+                .where(SettlementLine.tenant_id == tenant_id, SettlementLine.settlement_id.in_(part))
+                .group_by(SettlementLine.settlement_id, SettlementLine.kind, SettlementLine.delivery)
+            )
+        ).all()
+        for settlement_id, kind, delivery, count, amount, orders, negative_carry in rows:
+            totals = out.setdefault(settlement_id, _empty_totals())
+            totals[kind] = totals.get(kind, 0) + int(amount or 0)
+            totals["owed_before"] -= int(negative_carry or 0)
+            if kind == "sale" and delivery == "separate":
+                totals["invoices"]["separate"] += count  # 別送: one invoice per shipment
+            elif kind == "sale" and delivery == "enclosed":
+                totals["invoices"]["enclosed"] += orders  # 同梱: one invoice per order
+    return out
+
+
+def _compute(statement: Settlement, contract: MerchantContract, policy: CreditPolicy, totals: dict[str, Any]) -> int:
+    """The statement's figures from its line totals and the contract (all yen, fees tax-exclusive); answers how
+    much of what merchants owe us moves to merchant_receivable (negative: back from it)."""
     sp = policy.settlement
     statement.sales = totals["sale"]
     statement.refunds = -totals["refund"]
@@ -429,37 +528,30 @@ def _compute(statement: Settlement, contract: MerchantContract, policy: CreditPo
         "account_number": contract.account_number,
         "holder_kana": contract.holder_kana,
     }
+    # What the merchant owes us now, less what it owed before and this statement took back: to merchant_receivable.
+    owed_now = -statement.carry_out if statement.carry_out < 0 else 0
+    return owed_now - totals.get("owed_before", 0)
 
 
-async def _book_statement(session: AsyncSession, statement: Settlement) -> None:
+async def _book_group(
+    session: AsyncSession, tenant_id: str, statements: list[Settlement], cutoff: dt.date, move: int
+) -> None:
+    """One entry for a group's statements: their fees and tax (Dr merchant_payable), the transfer fees charged on
+    (4130, reference T5), and what merchants owe us moving to merchant_receivable (or back, once carried in). The
+    statements and their lines say which merchant each amount is."""
+    fees = sum(s.rate_fee + s.invoice_fees + s.monthly_fee for s in statements)
+    tax = sum(s.fee_tax for s in statements)
+    transfer = sum(s.transfer_fee for s in statements)
     currency = "JPY"
-    fees = statement.rate_fee + statement.invoice_fees + statement.monthly_fee
     lines = []
-    if fees + statement.fee_tax + statement.transfer_fee:
-        lines.append(debit("merchant_payable", Money(fees + statement.fee_tax + statement.transfer_fee, currency)))
+    if fees + tax + transfer:
+        lines.append(debit("merchant_payable", Money(fees + tax + transfer, currency)))
         if fees:
             lines.append(credit("merchant_fee_revenue", Money(fees, currency)))
-        if statement.fee_tax:
-            lines.append(credit("output_consumption_tax", Money(statement.fee_tax, currency)))
-        if statement.transfer_fee:  # the bank charge passed on (reference/billing.md §2.6 T5)
-            lines.append(credit("reissue_fee_income", Money(statement.transfer_fee, currency)))
-    # What the merchant owes us moves to merchant_receivable; what it owed before and now carries in comes back.
-    owed_before = -sum(
-        line.amount
-        for line in (
-            await session.scalars(
-                select(SettlementLine).where(
-                    SettlementLine.tenant_id == statement.tenant_id,
-                    SettlementLine.settlement_id == statement.id,
-                    SettlementLine.kind == "carry_in",
-                    SettlementLine.amount < 0,
-                    SettlementLine.source_id.like("carry:%"),
-                )
-            )
-        ).all()
-    )
-    owed_now = -statement.carry_out if statement.carry_out < 0 else 0
-    move = owed_now - owed_before
+        if tax:
+            lines.append(credit("output_consumption_tax", Money(tax, currency)))
+        if transfer:
+            lines.append(credit("reissue_fee_income", Money(transfer, currency)))
     if move > 0:
         lines += [
             debit("merchant_receivable", Money(move, currency)),
@@ -471,13 +563,16 @@ async def _book_statement(session: AsyncSession, statement: Settlement) -> None:
             credit("merchant_receivable", Money(-move, currency)),
         ]
     if lines:
+        first = min(s.number for s in statements)
+        last = max(s.number for s in statements)
         await post_entry(
             session,
-            statement.tenant_id,
+            tenant_id,
             kind="settlement.calculated",
             lines=lines,
-            source_ref=f"settlement:{statement.id}",
-            memo=f"statement {statement.number}",
+            effective_date=cutoff,
+            source_ref=f"settlements:{first}-{last}",
+            memo=f"statements {first}–{last} ({len(statements)}) of {cutoff}",
         )
 
 

@@ -264,3 +264,116 @@ async def test_the_sandbox_merchant_is_not_settled(client, db, tenant_a):
         assert (await s.scalars(select(MerchantContract))).all() == []
     with freeze_time("2026-11-28 00:00:00", real_asyncio=True):
         assert await run(client, tenant_a, "2026-11-28") == []
+
+
+class TestReviewCases:
+    async def test_a_refund_after_the_claw_back_is_not_taken_twice(self, client, db, tenant_a):
+        await contract(db, tenant_a, advance_on="shipment", invoice_fee_separate=0, fee_rate_bp=0)
+        with freeze_time("2026-11-24 03:00:00", real_asyncio=True):
+            order = await shipped(client, tenant_a, 1, arrive=False)
+        with freeze_time("2026-11-28 00:00:00", real_asyncio=True):
+            await run(client, tenant_a, "2026-11-28")
+        with freeze_time("2026-12-25 03:00:00", real_asyncio=True):
+            from tests.checkout.helpers import run_job
+
+            await run_job(db, "checkout.lapse_guarantees")
+        with freeze_time("2026-12-26 00:00:00", real_asyncio=True):
+            await run(client, tenant_a, "2026-12-26")
+            r = await post(client, tenant_a, f"/v1/orders/{order['id']}/refunds", {"amount": 800})
+            assert r.status_code == 201, r.text
+        with freeze_time("2027-01-09 00:00:00", real_asyncio=True):
+            made = await run(client, tenant_a, "2027-01-09")
+        # The claw-back took the whole advance; the refund came off what the consumer still owed (unpaid): the
+        # merchant is not charged it again.
+        assert sum(s["refunds"] for s in made) == 0
+        assert made[-1]["carry_out"] == -TOTAL
+        await ledger_ok(db, tenant_a.id)
+
+    async def test_a_refund_of_what_a_consumer_paid_on_an_unguaranteed_order_comes_back_from_the_merchant(
+        self, client, db, tenant_a
+    ):
+        await contract(db, tenant_a, invoice_fee_separate=0, fee_rate_bp=0)  # advance on arrival: never advanced
+        with freeze_time("2026-11-24 03:00:00", real_asyncio=True):
+            order = await shipped(client, tenant_a, 1, arrive=False)
+        with freeze_time("2026-12-25 03:00:00", real_asyncio=True):
+            from tests.checkout.helpers import run_job
+
+            await run_job(db, "checkout.lapse_guarantees")
+            [invoice] = await invoices(client, tenant_a, order["id"])
+            r = await client.post(
+                "/admin/v1/payments",
+                headers=bearer(tenant_a.finance_key),
+                json={
+                    "external_id": "b:9",
+                    "amount": TOTAL,
+                    "value_date": "2026-12-25",
+                    "account": invoice["virtual_account"],
+                },
+            )
+            assert r.status_code == 201, r.text
+        with freeze_time("2026-12-26 00:00:00", real_asyncio=True):
+            made = await run(client, tenant_a, "2026-12-26")
+            assert made[-1]["unguaranteed_paid"] == TOTAL
+            r = await post(client, tenant_a, f"/v1/orders/{order['id']}/refunds", {"amount": 800})
+            assert r.status_code == 201, r.text
+        with freeze_time("2027-01-02 00:00:00", real_asyncio=True):
+            [after] = await run(client, tenant_a, "2027-01-02")
+        assert after["refunds"] == 800  # the consumer is owed it back; the merchant had been paid it
+        money = await balances(client, tenant_a)
+        assert money["unguaranteed_payable"] == 0
+        await ledger_ok(db, tenant_a.id)
+
+    async def test_fees_taxed_under_payment_agency_with_monthly_and_transfer_fees_and_a_minimum(
+        self, client, db, tenant_a
+    ):
+        await contract(db, tenant_a, fee_rate_bp=300, invoice_fee_separate=0, monthly_fee=1_000, transfer_fee=220)
+        async with db.transaction() as s:
+            from domain.checkout.service import set_policy
+
+            await set_policy(s, tenant_a.admin, {"settlement": {"fee_tax_model": "payment_agency"}})
+        with freeze_time("2026-11-24 03:00:00", real_asyncio=True):
+            await shipped(client, tenant_a, 1, arrive=True)
+        with freeze_time("2026-11-28 00:00:00", real_asyncio=True):
+            [statement] = await run(client, tenant_a, "2026-11-28")
+        # rate 204 + monthly 1,000 = 1,204 taxable → 120; net 6,800 − 1,324 = 5,476; payout after the ¥220 transfer fee.
+        assert (statement["rate_fee"], statement["monthly_fee"], statement["fee_tax"]) == (204, 1_000, 120)
+        assert (statement["net"], statement["transfer_fee"], statement["payout"]) == (5_476, 220, 5_256)
+        money = await balances(client, tenant_a)
+        assert (money["merchant_fee_revenue"], money["reissue_fee_income"]) == (1_204, 220)
+        await ledger_ok(db, tenant_a.id)
+
+    async def test_a_net_below_the_minimum_carries_over(self, client, db, tenant_a):
+        await contract(db, tenant_a, fee_rate_bp=0, invoice_fee_separate=0, minimum_payout=10_000)
+        with freeze_time("2026-11-24 03:00:00", real_asyncio=True):
+            await shipped(client, tenant_a, 1, arrive=True)
+        with freeze_time("2026-11-28 00:00:00", real_asyncio=True):
+            [first] = await run(client, tenant_a, "2026-11-28")
+        assert (first["status"], first["payout"], first["carry_out"]) == ("carried_over", 0, TOTAL)
+        with freeze_time("2026-12-01 03:00:00", real_asyncio=True):
+            await shipped(client, tenant_a, 2, arrive=True)
+        with freeze_time("2026-12-05 00:00:00", real_asyncio=True):
+            [second] = await run(client, tenant_a, "2026-12-05")
+        assert (second["carry_in"], second["payout"]) == (TOTAL, 2 * TOTAL)
+        await ledger_ok(db, tenant_a.id)
+
+    async def test_bad_dates_and_banks_are_422s_and_change_nothing(self, client, db, tenant_a):
+        await contract(db, tenant_a, branch_code="999")  # a branch the bank closed since the contract
+        future = await client.post(
+            "/admin/v1/settlement-runs", headers=bearer(tenant_a.admin_key), json={"as_of": "2099-01-01"}
+        )
+        assert future.status_code == 422 and future.json()["code"] == "as_of_in_future"
+        with freeze_time("2026-11-24 03:00:00", real_asyncio=True):
+            await shipped(client, tenant_a, 1, arrive=True)
+        with freeze_time("2026-11-28 00:00:00", real_asyncio=True):
+            [statement] = await run(client, tenant_a, "2026-11-28")
+            await client.post(f"/admin/v1/settlements/{statement['id']}/approve", headers=bearer(tenant_a.finance_key))
+            gone = await client.post(
+                "/admin/v1/payout-files", headers=bearer(tenant_a.admin_key), json={"pay_date": "2026-12-04"}
+            )
+            assert gone.status_code == 422 and gone.json()["code"] == "unknown_bank", gone.text
+            past = await client.post(
+                "/admin/v1/payout-files", headers=bearer(tenant_a.admin_key), json={"pay_date": "2026-11-27"}
+            )
+            assert past.status_code == 422 and past.json()["code"] == "pay_date_passed"
+        assert (await detail(client, tenant_a, statement["id"]))["status"] == "approved"
+        await ledger_ok(db, tenant_a.id)

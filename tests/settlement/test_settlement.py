@@ -377,3 +377,23 @@ class TestReviewCases:
             assert past.status_code == 422 and past.json()["code"] == "pay_date_passed"
         assert (await detail(client, tenant_a, statement["id"]))["status"] == "approved"
         await ledger_ok(db, tenant_a.id)
+
+    async def test_a_transfer_returned_after_the_bank_confirmed_it(self, client, db, tenant_a):
+        await contract(db, tenant_a, invoice_fee_separate=0, fee_rate_bp=0)
+        with freeze_time("2026-11-24 03:00:00", real_asyncio=True):
+            await shipped(client, tenant_a, 1, arrive=True)
+        with freeze_time("2026-11-28 00:00:00", real_asyncio=True):
+            [first] = await run(client, tenant_a, "2026-11-28")
+            await client.post(f"/admin/v1/settlements/{first['id']}/approve", headers=bearer(tenant_a.finance_key))
+            sent = await client.post(
+                "/admin/v1/payout-files", headers=bearer(tenant_a.admin_key), json={"pay_date": first["pay_date"]}
+            )
+            await client.post(f"/admin/v1/payout-files/{sent.json()['id']}/confirm", headers=bearer(tenant_a.admin_key))
+        assert (await balances(client, tenant_a))["bank"] == -TOTAL
+        r = await client.post(f"/admin/v1/settlements/{first['id']}/return", headers=bearer(tenant_a.finance_key))
+        assert r.status_code == 200 and r.json()["status"] == "returned", r.text
+        money = await balances(client, tenant_a)
+        assert (money["bank"], money["merchant_payable"]) == (0, TOTAL)  # the money came back; the payable reopened
+        again = await client.post(f"/admin/v1/settlements/{first['id']}/return", headers=bearer(tenant_a.finance_key))
+        assert again.status_code == 409
+        await ledger_ok(db, tenant_a.id)

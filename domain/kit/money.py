@@ -74,24 +74,22 @@ def apply_rate(amount: Money, rate: Decimal, rounding: Rounding = "ROUND_DOWN") 
 
 
 def allocate(total: Money, weights: list[int]) -> list[Money]:
-    """Split ``total`` in proportion to ``weights`` so that the parts sum exactly to the total.
-
-    Remainders go one minor unit at a time to the earliest parts (largest-remainder would also do; this is
-    deterministic and simple to explain on a statement).
-    """
+    """Split ``total`` in proportion to ``weights`` so that the parts sum exactly to the total, each part within
+    one minor unit of its exact share (largest remainder: the units left after truncating go to the parts whose
+    exact share lost the most, the earliest first on a tie; a part whose share is exact never gets one)."""
     if not weights or any(w < 0 for w in weights) or sum(weights) == 0:
         raise ValueError("weights must be non-negative and not all zero")
     whole = sum(weights)
-    # Exact integer arithmetic, truncated toward zero: Decimal division rounds at the context precision (28
-    # digits), which rounded large quotients up to the next integer and gave a part more than one unit extra.
-    parts = [total.amount * w // whole if total.amount >= 0 else -(-total.amount * w // whole) for w in weights]
-    step = 1 if total.amount >= 0 else -1
-    i = 0
-    while sum(parts) != total.amount:
-        if weights[i % len(weights)]:
-            parts[i % len(weights)] += step
-        i += 1
-    return [Money(p, total.currency) for p in parts]
+    size = abs(total.amount)
+    # Exact integer arithmetic: Decimal division rounds at the context precision (28 digits), which once rounded
+    # large quotients up and gave a part more than one unit extra.
+    parts = [size * w // whole for w in weights]
+    left = size - sum(parts)
+    by_loss = sorted(range(len(weights)), key=lambda i: (-(size * weights[i] % whole), i))
+    for i in by_loss[:left]:
+        parts[i] += 1
+    sign = 1 if total.amount >= 0 else -1
+    return [Money(sign * p, total.currency) for p in parts]
 
 
 __all__ = ["CURRENCY_EXPONENTS", "CurrencyMismatch", "Money", "ROUND_DOWN", "allocate", "apply_rate"]

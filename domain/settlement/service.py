@@ -173,9 +173,9 @@ async def _group(
     ids = [s.id for s in statements]
     for start in range(0, len(ids), LINES_PER_STATEMENT_GROUP):  # each INSERT stays well inside a statement timeout
         await _lines(session, tenant_id, ids[start : start + LINES_PER_STATEMENT_GROUP], advance_on, end)
-    await _carried(session, tenant_id, statements, {c.merchant_id: c for c in contracts})
-    totals = await _totals(session, tenant_id, ids)
     by_merchant = {c.merchant_id: c for c in contracts}
+    await _carried(session, tenant_id, statements, by_merchant)
+    totals = await _totals(session, tenant_id, ids)
     move = 0
     for statement in statements:
         move += _compute(

@@ -23,6 +23,7 @@ from app.db import create_engine, create_sessionmaker
 from app.errors import EXCEPTION_HANDLERS
 from app.http.admin.api_keys import ApiKeyController
 from app.http.admin.contracts import MerchantContractController
+from app.http.admin.exports import AdminExportController
 from app.http.admin.fraud import (
     ExternalAddressController,
     FraudListController,
@@ -117,6 +118,7 @@ class ApplicationCore(InitPluginProtocol):
                         AdminSettlementController,
                         PayoutFileController,
                         MerchantContractController,
+                        AdminExportController,
                     ],
                 ),
                 Router(

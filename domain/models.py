@@ -1,6 +1,22 @@
 """Imports every model so that ``Base.metadata`` is complete (Alembic, tests)."""
 
 from billing.metering import UsageEvent
+from billing.models import (
+    BillingInvoice,
+    BillingInvoiceLine,
+    BillingInvoiceTax,
+    BillingIssuer,
+    BillingPayment,
+    CreditNote,
+    LateUsageMark,
+    Plan,
+    PlanVersion,
+    PlatformJournalEntry,
+    PlatformPosting,
+    Subscription,
+    SubscriptionChange,
+    UsageSnapshot,
+)
 from domain.checkout.models import Capture, Consumer, ConsumerKey, CreditPolicyVersion, Order, Refund
 from domain.collections.models import DunningAction, Notification, Payment, PaymentAllocation, PaymentFile
 from domain.invoicing.models import Invoice
@@ -25,6 +41,20 @@ from fraud.models import (
 )
 
 __all__ = [
+    "BillingInvoice",
+    "BillingInvoiceLine",
+    "BillingInvoiceTax",
+    "BillingIssuer",
+    "BillingPayment",
+    "CreditNote",
+    "LateUsageMark",
+    "Plan",
+    "PlanVersion",
+    "PlatformJournalEntry",
+    "PlatformPosting",
+    "Subscription",
+    "SubscriptionChange",
+    "UsageSnapshot",
     "MerchantContract",
     "PayoutFile",
     "Settlement",

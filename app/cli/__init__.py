@@ -11,6 +11,7 @@ import click
 
 from app.cli.db import db
 from app.cli.demo import demo
+from app.cli.exports import exports
 from app.cli.fraud import fraud
 from app.cli.jobs import jobs
 from app.cli.ledger import ledger
@@ -44,5 +45,6 @@ for command in (
     fraud,
     payments,
     settlement,
+    exports,
 ):
     cli.add_command(command)

@@ -17,6 +17,7 @@ class Role(enum.StrEnum):
     """What an API key may do. The key's visible prefix shows it (see ``KEY_PREFIXES``)."""
 
     PLATFORM = "platform"
+    PLATFORM_FINANCE = "platform_finance"  # read-only: the platform's billing, KPIs and exports
     OPERATOR_ADMIN = "operator_admin"
     OPERATOR_FINANCE = "operator_finance"
     MERCHANT = "merchant"
@@ -25,6 +26,7 @@ class Role(enum.StrEnum):
 # Shown at the start of every secret so a leaked key's power is visible at a glance.
 KEY_PREFIXES: dict[Role, str] = {
     Role.PLATFORM: "sk_plat_",
+    Role.PLATFORM_FINANCE: "sk_pfin_",
     Role.OPERATOR_ADMIN: "sk_admin_",
     Role.OPERATOR_FINANCE: "sk_fin_",
     Role.MERCHANT: "sk_mch_",
@@ -44,6 +46,10 @@ class Principal:
     def scope(self) -> str:
         """The tenant id, or ``"platform"`` for platform keys (used where a scope key must not be NULL)."""
         return self.tenant_id or "platform"
+
+    @property
+    def is_platform(self) -> bool:
+        return self.role in (Role.PLATFORM, Role.PLATFORM_FINANCE)
 
     def require_tenant(self) -> str:
         if self.tenant_id is None:

@@ -48,7 +48,7 @@ class ApiKey(Timestamped, Base):
     __table_args__ = (
         ForeignKeyConstraint(["tenant_id", "merchant_id"], ["merchants.tenant_id", "merchants.id"]),
         CheckConstraint(
-            "(role = 'platform' AND tenant_id IS NULL AND merchant_id IS NULL)"
+            "(role IN ('platform', 'platform_finance') AND tenant_id IS NULL AND merchant_id IS NULL)"
             " OR (role IN ('operator_admin', 'operator_finance') AND tenant_id IS NOT NULL AND merchant_id IS NULL)"
             " OR (role = 'merchant' AND tenant_id IS NOT NULL AND merchant_id IS NOT NULL)",
             name="role_binding",

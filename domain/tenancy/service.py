@@ -142,12 +142,12 @@ async def issue_key(
     """
     if isinstance(issuer, Principal):
         if issuer.role is Role.OPERATOR_ADMIN:
-            if role is Role.PLATFORM:
+            if role in (Role.PLATFORM, Role.PLATFORM_FINANCE):
                 raise InvalidKeyRole("operator admins cannot issue platform keys", code="invalid_key_role")
             tenant_id = issuer.require_tenant()
         elif issuer.role is not Role.PLATFORM:
             raise InvalidKeyRole("this key may not issue keys")
-    if role is Role.PLATFORM:
+    if role in (Role.PLATFORM, Role.PLATFORM_FINANCE):
         tenant_id = merchant_id = None
     elif tenant_id is None:
         raise InvalidKeyRole("operator and merchant keys need an operator")

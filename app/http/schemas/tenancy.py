@@ -71,7 +71,7 @@ class ApiKeyOut(ReadModel):
     object: Literal["api_key"] = "api_key"
     id: str = Field(examples=["key_01JD3Q5V6X7Y8Z9A0B1C2D3E4F"])
     name: str
-    role: Literal["platform", "operator_admin", "operator_finance", "merchant"]
+    role: Literal["platform", "platform_finance", "operator_admin", "operator_finance", "merchant"]
     display_prefix: str = Field(
         description="The first characters of the secret, to recognise it.", examples=["sk_mch_Xy3f"]
     )

@@ -22,6 +22,7 @@ from app.auth import PUBLIC_PATHS, ApiKeyAuthenticationMiddleware, require_roles
 from app.db import create_engine, create_sessionmaker
 from app.errors import EXCEPTION_HANDLERS
 from app.http.admin.api_keys import ApiKeyController
+from app.http.admin.billing import OperatorBillingController
 from app.http.admin.contracts import MerchantContractController
 from app.http.admin.exports import AdminExportController
 from app.http.admin.fraud import (
@@ -45,6 +46,7 @@ from app.http.checkout.settlements import MerchantSettlementController
 from app.http.checkout.webhooks import WebhookEndpointController, WebhookEventController
 from app.http.deps import DEPENDENCIES
 from app.http.health import health, ready
+from app.http.platform.billing import BILLING_CONTROLLERS
 from app.http.platform.operators import OperatorController
 from app.logging import configure_logging, get_logger
 from app.middleware import body_guard_middleware
@@ -95,7 +97,11 @@ class ApplicationCore(InitPluginProtocol):
                 ready,
                 docs_redirect,
                 metrics,
-                Router("/platform/v1", route_handlers=[OperatorController], guards=[require_roles(Role.PLATFORM)]),
+                Router(
+                    "/platform/v1",
+                    route_handlers=[OperatorController, *BILLING_CONTROLLERS],
+                    guards=[require_roles(Role.PLATFORM, Role.PLATFORM_FINANCE)],
+                ),
                 Router(
                     "/admin/v1",
                     route_handlers=[
@@ -119,6 +125,7 @@ class ApplicationCore(InitPluginProtocol):
                         PayoutFileController,
                         MerchantContractController,
                         AdminExportController,
+                        OperatorBillingController,
                     ],
                 ),
                 Router(

@@ -50,7 +50,8 @@ def _usage_day(session: AsyncSession) -> str:
     """The JST business date of an event, in SQL (PostgreSQL, or SQLite's UTC text timestamps)."""
     if is_postgres(session):
         return "(occurred_at AT TIME ZONE 'Asia/Tokyo')::date"
-    return "date(occurred_at, '+9 hours')"
+    # Whole seconds only: SQLite rounds .999999 up to the next second (and so the next day at 23:59:59.999999).
+    return "date(substr(occurred_at, 1, 19), '+9 hours')"
 
 
 class BillingRepository(Repository):

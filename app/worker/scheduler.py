@@ -62,6 +62,12 @@ SCHEDULE: tuple[ScheduledJob, ...] = (
         "Make the merchants' settlement statements of the cut-offs passed (one per merchant and cut-off).",
     ),
     ScheduledJob(
+        "billing",
+        "billing.run",
+        "0 4 * * *",
+        "Platform billing: draft the tenants' invoices of the month just ended, finalize those past their grace days.",
+    ),
+    ScheduledJob(
         "dunning",
         "collections.dunning",
         "0 6 * * *",

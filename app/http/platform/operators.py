@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import require_roles
 from app.http.responses import LIST, READ, WRITE
 from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
 from app.http.schemas.tenancy import ApiKeyOut, IssuedApiKeyOut, OperatorCreate, OperatorCreated, OperatorOut
@@ -24,6 +25,7 @@ OperatorId = Annotated[str, Parameter(title="Operator id", description="An opera
 class OperatorController(Controller):
     path = "/operators"
     tags = ["platform"]
+    guards = [require_roles(Role.PLATFORM)]
 
     @post(
         operation_id="CreateOperator",

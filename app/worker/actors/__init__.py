@@ -1,5 +1,23 @@
 """Importing this package registers every actor."""
 
-from app.worker.actors import checkout, collections, collections_dunning, fraud, housekeeping, settlement, webhooks
+from app.worker.actors import (
+    billing,
+    checkout,
+    collections,
+    collections_dunning,
+    fraud,
+    housekeeping,
+    settlement,
+    webhooks,
+)
 
-__all__ = ["checkout", "collections", "collections_dunning", "fraud", "housekeeping", "settlement", "webhooks"]
+__all__ = [
+    "billing",
+    "checkout",
+    "collections",
+    "collections_dunning",
+    "fraud",
+    "housekeeping",
+    "settlement",
+    "webhooks",
+]

@@ -823,12 +823,20 @@ class RunSummary:
         }
 
 
+async def lock_invoicing(session: AsyncSession) -> None:
+    """Drafting and finalizing take turns (one transaction at a time, until it ends): two runs of one morning, or a
+    run and a finalization by hand, never write the same draft twice. Credit notes and payments lock their invoice
+    row instead and do not wait for this."""
+    await advisory_xact_lock(session, "billing", "invoicing")
+
+
 async def draft_month(
     session: AsyncSession, month: dt.date, tenant_ids: Sequence[str] | None = None
 ) -> list[BillingInvoice]:
     """Create or recompute the drafts of ``month`` for every tenant with a subscription in it (or late usage to
     correct); finalized invoices are left alone. Usage is aggregated once for all tenants, in SQL."""
     issuer = await get_issuer(session)
+    await lock_invoicing(session)
     repo = BillingRepository.from_session(session)
     now = clock.utc_now()
     subs = await repo.subscriptions_overlapping(month, tenant_ids)
@@ -904,6 +912,7 @@ async def finalize(
     never changes. Finalizing a finalized invoice returns it unchanged."""
     repo = BillingRepository.from_session(session)
     scope = principal if isinstance(principal, Principal) else _platform(principal)
+    await lock_invoicing(session)
     invoice = await repo.invoice(scope, invoice_id, lock=True)
     if invoice is None:
         raise BillingInvoiceNotFound(f"no invoice {invoice_id}")
@@ -955,6 +964,7 @@ async def run_billing(session: AsyncSession, as_of: dt.date, *, actor: str = SYS
     """The day's billing: draft (or recount) the month just ended, then finalize every draft whose grace window
     has passed, oldest month first. Running it twice changes nothing more."""
     issuer = await get_issuer(session)
+    await lock_invoicing(session)
     month = month_start(as_of).replace(day=1)
     last = (month - dt.timedelta(days=1)).replace(day=1)
     summary = RunSummary(as_of=as_of, service_month=last)

@@ -10,8 +10,10 @@ import datetime as dt
 import re
 
 import pytest
+from freezegun import freeze_time
 from litestar.routes import HTTPRoute
 
+from billing import service as billing_service
 from domain.checkout import service as checkout_service
 from domain.checkout.schemas import Buyer, CaptureRequest, Item, OrderRequest
 from domain.collections import service as collections_service
@@ -214,6 +216,7 @@ async def _resources_of(db, tenant):
             created_by="test",
         )
         s.add_all([statement, payout_file])
+    billing_invoice, credit_note = await _platform_invoice_of(db, tenant)
     return {
         "merchant_id": tenant.merchant.id,
         "key_id": next(k.id for k in keys.items if k.role == Role.MERCHANT.value),
@@ -230,7 +233,39 @@ async def _resources_of(db, tenant):
         "invoice_id": invoice.id,
         "settlement_id": statement.id,
         "payout_file_id": payout_file.id,
+        "billing_invoice_id": billing_invoice,
+        "credit_note_id": credit_note,
     }
+
+
+async def _platform_invoice_of(db, tenant) -> tuple[str, str]:
+    """A finalized platform invoice to tenant A, with a credit note (their making is tested in tests/billing)."""
+    platform = Principal(api_key_id="test", role=Role.PLATFORM)
+    async with db.transaction() as s:
+        if (await billing_service.BillingRepository.from_session(s).issuer()) is None:
+            await billing_service.put_issuer(
+                s, platform, legal_name="P", registration_number="T7123456789012", address="東京"
+            )
+        plan, _ = await billing_service.create_plan(
+            s,
+            platform,
+            code=f"iso-{tenant.id[-8:].lower()}",
+            name="iso",
+            kind="base",
+            spec=billing_service.VersionSpec("JPY", 1000, 10, []),
+        )
+    today = dt.datetime.now(dt.UTC).date()
+    with freeze_time(dt.datetime(today.year - 1, 1, 1, tzinfo=dt.UTC), real_asyncio=True):
+        async with db.transaction() as s:
+            await billing_service.subscribe(s, platform, tenant_id=tenant.id, plan_id=plan.id)
+    with freeze_time(dt.datetime(today.year - 1, 2, 10, tzinfo=dt.UTC), real_asyncio=True):
+        async with db.transaction() as s:
+            summary = await billing_service.run_billing(s, dt.date(today.year - 1, 2, 10))
+            [invoice] = [i for i in summary.invoices if i.tenant_id == tenant.id]
+            note = await billing_service.issue_credit_note(
+                s, platform, invoice.id, reason="x", lines=[billing_service.CreditLine("x", 100, 10)]
+            )
+    return invoice.id, note.id
 
 
 def _tenant_routes(client):

@@ -44,16 +44,16 @@ class OperatorBillingController(Controller):
         return ListOf[InvoiceOut].of(page, lambda i: InvoiceOut.of(by_id[i.id], with_lines=False))
 
     @get(
-        "/invoices/{invoice_id:str}",
+        "/invoices/{billing_invoice_id:str}",
         operation_id="GetOwnPlatformInvoice",
         summary="One of the platform's invoices to you, with lines and tax per rate",
         responses=READ,
     )
     async def get_invoice(
-        self, db: NamedDependency[Database], principal: NamedDependency[Principal], invoice_id: InvoiceId
+        self, db: NamedDependency[Database], principal: NamedDependency[Principal], billing_invoice_id: InvoiceId
     ) -> InvoiceOut:
         async with db.read() as session:
-            return InvoiceOut.of(await service.invoice_view(session, principal, invoice_id))
+            return InvoiceOut.of(await service.invoice_view(session, principal, billing_invoice_id))
 
     @get(
         "/credit-notes/{credit_note_id:str}",

@@ -425,20 +425,20 @@ class PlatformInvoiceController(Controller):
         return ListOf[InvoiceOut].of(page, lambda i: InvoiceOut.of(by_id[i.id], with_lines=False))
 
     @get(
-        "/{invoice_id:str}",
+        "/{billing_invoice_id:str}",
         operation_id="PlatformGetInvoice",
         summary="An invoice with its lines and tax per rate",
         responses=READ,
         guards=[require_roles(*READ_ROLES)],
     )
     async def get_invoice(
-        self, db: NamedDependency[Database], principal: NamedDependency[Principal], invoice_id: InvoiceId
+        self, db: NamedDependency[Database], principal: NamedDependency[Principal], billing_invoice_id: InvoiceId
     ) -> InvoiceOut:
         async with db.read() as session:
-            return InvoiceOut.of(await service.invoice_view(session, principal, invoice_id))
+            return InvoiceOut.of(await service.invoice_view(session, principal, billing_invoice_id))
 
     @post(
-        "/{invoice_id:str}/finalize",
+        "/{billing_invoice_id:str}/finalize",
         operation_id="FinalizeInvoice",
         summary="Finalize a draft now (recount, number, tax, ledger); it never changes afterwards",
         responses=WRITE,
@@ -446,19 +446,22 @@ class PlatformInvoiceController(Controller):
         guards=[require_roles(*WRITE_ROLES)],
     )
     async def finalize(
-        self, invoice_id: InvoiceId, principal: NamedDependency[Principal], idempotency: NamedDependency[Idempotency]
+        self,
+        billing_invoice_id: InvoiceId,
+        principal: NamedDependency[Principal],
+        idempotency: NamedDependency[Idempotency],
     ) -> Response[InvoiceOut]:
         """Only once its month is over, and after the operator's earlier drafts. Finalizing again answers the
         finalized invoice."""
 
         async def op(session: AsyncSession) -> InvoiceOut:
-            invoice = await service.finalize(session, principal, invoice_id)
+            invoice = await service.finalize(session, principal, billing_invoice_id)
             return InvoiceOut.of((await service.views(session, [invoice]))[0])
 
         return await idempotency.run(op)
 
     @post(
-        "/{invoice_id:str}/credit-notes",
+        "/{billing_invoice_id:str}/credit-notes",
         operation_id="IssueCreditNote",
         summary="Reduce a finalized invoice with a credit note (適格返還請求書)",
         responses=WRITE,
@@ -467,7 +470,7 @@ class PlatformInvoiceController(Controller):
     )
     async def credit_note(
         self,
-        invoice_id: InvoiceId,
+        billing_invoice_id: InvoiceId,
         data: JSONBody[CreditNoteIn],
         principal: NamedDependency[Principal],
         idempotency: NamedDependency[Idempotency],
@@ -476,7 +479,7 @@ class PlatformInvoiceController(Controller):
             note = await service.issue_credit_note(
                 session,
                 principal,
-                invoice_id,
+                billing_invoice_id,
                 reason=data.reason,
                 lines=[service.CreditLine(ln.description, ln.amount, ln.tax_rate) for ln in data.lines],
             )
@@ -485,7 +488,7 @@ class PlatformInvoiceController(Controller):
         return await idempotency.run(op, status_code=201)
 
     @post(
-        "/{invoice_id:str}/payments",
+        "/{billing_invoice_id:str}/payments",
         operation_id="RecordInvoicePayment",
         summary="Record an operator's payment of an invoice",
         responses=WRITE,
@@ -494,14 +497,19 @@ class PlatformInvoiceController(Controller):
     )
     async def payment(
         self,
-        invoice_id: InvoiceId,
+        billing_invoice_id: InvoiceId,
         data: JSONBody[PaymentIn],
         principal: NamedDependency[Principal],
         idempotency: NamedDependency[Idempotency],
     ) -> Response[PaymentOut]:
         async def op(session: AsyncSession) -> PaymentOut:
             payment = await service.record_payment(
-                session, principal, invoice_id, amount=data.amount, paid_on=data.paid_on, reference=data.reference
+                session,
+                principal,
+                billing_invoice_id,
+                amount=data.amount,
+                paid_on=data.paid_on,
+                reference=data.reference,
             )
             return PaymentOut.model_validate(payment)
 

@@ -81,6 +81,7 @@ def demo() -> None:
                 operator = await service.create_operator(session, name=DEMO_OPERATOR)
                 for label, role, name, tenant_id in (
                     ("platform key:", Role.PLATFORM, "demo platform", None),
+                    ("platform finance key:", Role.PLATFORM_FINANCE, "demo platform finance", None),
                     ("operator admin key:", Role.OPERATOR_ADMIN, "demo admin", operator.id),
                     ("operator finance key:", Role.OPERATOR_FINANCE, "demo finance", operator.id),
                 ):
@@ -124,6 +125,7 @@ def demo() -> None:
                 await _seed_sandbox(sandbox)
                 seeded = True
             summary = [(m.name, await _census(session, admin, m.id)) for m, _ in shops]
+            plan_line = await _seed_billing(session, operator.id)
         if issued:
             click.echo("Keys (shown once, store them now):")
             for label, key in issued:
@@ -134,6 +136,8 @@ def demo() -> None:
                 "back 61 and 40 days; the expire-authorizations and lapse-guarantees jobs then ran at the real time."
             )
         _print_summary(summary)
+        if plan_line:
+            click.echo(plan_line)
         click.echo("Try: curl -H 'Authorization: Bearer <merchant key>' http://127.0.0.1:8000/v1/orders")
         click.echo("How orders work: docs/checkout.md")
 
@@ -433,3 +437,31 @@ def _print_summary(summary: list[tuple[str, _Census]]) -> None:
             shipped.append(f"remainder released {census.released}")
         if shipped:
             click.echo(f"  {'':<22} shipped: {'; '.join(shipped)}")
+
+
+async def _seed_billing(session: AsyncSession, operator_id: str) -> str | None:
+    """Platform billing for the demo: the example catalog, a demo issuer, and the demo operator on the standard
+    plan from today (docs/billing.md). Nothing is changed if the operator has a subscription already."""
+    from billing import service as billing
+    from billing.repository import BillingRepository
+
+    repo = BillingRepository.from_session(session)
+    if await repo.issuer() is None:
+        await billing.put_issuer(
+            session,
+            CLI_ACTOR,
+            legal_name="デモ・プラットフォーム株式会社",
+            registration_number="T7123456789012",
+            address="東京都港区赤坂4-3-2",
+            bank_account="デモ銀行 本店 普通 1234567",
+        )
+    await billing.seed_catalog(session)
+    if await repo.tenant_subscriptions(operator_id):
+        return None
+    standard = await repo.plan_by_code("standard")
+    assert standard is not None
+    sub = await billing.subscribe(session, CLI_ACTOR, tenant_id=operator_id, plan_id=standard.id)
+    return (
+        f"Platform billing: {operator_id} subscribed to the standard plan from {sub.start_date} "
+        "(¥4,000/month incl. 1,000 screenings); see docs/billing.md."
+    )

@@ -135,9 +135,9 @@ def demo() -> None:
             click.echo(
                 "back 61 and 40 days; the expire-authorizations and lapse-guarantees jobs then ran at the real time."
             )
-        _print_summary(summary)
         if plan_line:
             click.echo(plan_line)
+        _print_summary(summary)
         click.echo("Try: curl -H 'Authorization: Bearer <merchant key>' http://127.0.0.1:8000/v1/orders")
         click.echo("How orders work: docs/checkout.md")
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from app.cli import cli
+from billing.models import Subscription
 from domain.checkout.models import Capture, Consumer, Order, Refund
 from domain.collections.models import Payment
 from domain.invoicing.models import Invoice
@@ -32,14 +33,16 @@ class TestDemo:
     async def test_is_created_once_and_prints_keys_once(self, committed_db):
         first = await invoke("demo")
         assert first.exit_code == 0, first.output
-        assert all(p in first.output for p in ("sk_plat_", "sk_admin_", "sk_fin_", "sk_mch_"))
+        assert all(p in first.output for p in ("sk_plat_", "sk_pfin_", "sk_admin_", "sk_fin_", "sk_mch_"))
         assert first.output.count("sk_mch_") == 2  # the live and the sandbox merchant
         second = await invoke("demo")
         assert second.exit_code == 0, second.output
         assert "sk_" not in second.output.replace("bnpl keys create", "")
         assert await _count(committed_db, Operator) == 1
         assert await _count(committed_db, Merchant) == 2
-        assert await _count(committed_db, ApiKey) == 5
+        assert await _count(committed_db, ApiKey) == 6
+        assert await _count(committed_db, Subscription) == 1  # the demo operator on the standard plan, once
+        assert "subscribed to the standard plan" in first.output
         # Nothing is made twice, and the second run prints the same summary.
         assert await _count(committed_db, Order) == 17
         assert second.output.split("Orders by status:")[1] == first.output.split("Orders by status:")[1]

@@ -47,6 +47,7 @@ from app.http.checkout.webhooks import WebhookEndpointController, WebhookEventCo
 from app.http.deps import DEPENDENCIES
 from app.http.health import health, ready
 from app.http.platform.billing import BILLING_CONTROLLERS
+from app.http.platform.exports import OperatorBillingExportController, PlatformExportController
 from app.http.platform.operators import OperatorController
 from app.logging import configure_logging, get_logger
 from app.middleware import body_guard_middleware
@@ -99,7 +100,7 @@ class ApplicationCore(InitPluginProtocol):
                 metrics,
                 Router(
                     "/platform/v1",
-                    route_handlers=[OperatorController, *BILLING_CONTROLLERS],
+                    route_handlers=[OperatorController, *BILLING_CONTROLLERS, PlatformExportController],
                     guards=[require_roles(Role.PLATFORM, Role.PLATFORM_FINANCE)],
                 ),
                 Router(
@@ -126,6 +127,7 @@ class ApplicationCore(InitPluginProtocol):
                         MerchantContractController,
                         AdminExportController,
                         OperatorBillingController,
+                        OperatorBillingExportController,
                     ],
                 ),
                 Router(

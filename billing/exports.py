@@ -33,6 +33,8 @@ KIND_LABELS = {
     "usage": "従量料金",
     "usage_correction": "従量料金 (遅延計上)",
 }
+CREDIT_LABEL = "値引・返還 (返還請求書)"
+TOTAL_LABEL = "合計 (請求)"
 PAYMENT_STATUS_LABELS = {
     "unpaid": "未入金",
     "partially_paid": "一部入金",
@@ -361,11 +363,12 @@ async def revenue_rows(
             amount = sum(ln.amount for ln in v.lines if ln.kind == kind)
             if amount:
                 add(month, KIND_LABELS[kind], amount, 0)
-        add(month, "合計 (請求)", v.invoice.subtotal, v.invoice.tax_total)
+        add(month, TOTAL_LABEL, v.invoice.subtotal, v.invoice.tax_total)
     async for row in credit_note_rows(session, principal, start, end, tenant_id):
         month = f"{row[1]:%Y-%m}"
-        add(month, "値引・返還 (返還請求書)", -row[-5], -row[-4])
-    for (month, kind), (docs, amount, tax) in sorted(cells.items()):
+        add(month, CREDIT_LABEL, -row[-5], -row[-4])
+    order = [*KIND_LABELS.values(), CREDIT_LABEL, TOTAL_LABEL]
+    for (month, kind), (docs, amount, tax) in sorted(cells.items(), key=lambda c: (c[0][0], order.index(c[0][1]))):
         yield (month, kind, docs, amount, tax)
 
 

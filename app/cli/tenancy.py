@@ -83,7 +83,12 @@ def keys() -> None:
 
 
 @keys.command("create", help="Issue an API key and print it (shown once).")
-@click.option("--role", required=True, type=ROLE_CHOICE, help="platform, platform_finance (read-only billing and exports), operator_admin, operator_finance, merchant.")
+@click.option(
+    "--role",
+    required=True,
+    type=ROLE_CHOICE,
+    help="platform, platform_finance (read-only billing and exports), operator_admin, operator_finance, merchant.",
+)
 @click.option("--operator", "operator_id", default=None, help="Operator id (all roles but platform).")
 @click.option("--merchant", "merchant_id", default=None, help="Merchant id (merchant keys).")
 @click.option("--name", default="cli", show_default=True, help="A label for the key.")

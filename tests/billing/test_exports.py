@@ -198,3 +198,34 @@ class TestTenancyAndBadInput:
             params={"report": "invoices", "from": "2026-12-01", "to": "2026-12-31", "operator_id": "opr_nope"},
         )
         assert r.status_code == 404
+
+
+async def test_bnpl_exports_billing_writes_the_same_rows_as_the_api(committed_db, tmp_path):
+    """The CLI from a shell: the credit-notes report of every operator to a file, and one operator's invoices."""
+    import asyncio
+
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    from tests.fixtures.factories import create_tenant
+
+    tenant = await create_tenant(committed_db, "Gamma BNPL")
+    await issuer(committed_db)
+    made, _ = await plan(committed_db)
+    with freeze_time("2026-11-01 00:00:00", real_asyncio=True):
+        await subscribe(committed_db, tenant.id, made.id, NOV)
+    with freeze_time("2026-12-04 00:00:00", real_asyncio=True):
+        await run(committed_db, dt.date(2026, 12, 4))
+
+    def invoke(*args: str):
+        return CliRunner().invoke(cli, ["exports", "billing", *args, "--from", "2026-12-01", "--to", "2026-12-31"])
+
+    out = tmp_path / "seikyu.csv"
+    result = await asyncio.to_thread(invoke, "invoices", "--operator", tenant.id, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    [header, row] = rows_of(out.read_bytes())
+    assert (header[0], row[0], row[2], row[11]) == ("請求書番号", "INV-00000001", tenant.id, "4400")
+    result = await asyncio.to_thread(invoke, "invoices", "--encoding", "cp932", "--out", "-")
+    assert result.exit_code == 0 and "INV-00000001" in result.stdout_bytes.decode("cp932")
+    result = await asyncio.to_thread(invoke, "invoices", "--operator", "opr_nope", "--out", "-")
+    assert result.exit_code != 0 and "opr_nope" in result.output

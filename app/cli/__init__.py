@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from app.cli.billing import billing
 from app.cli.db import db
 from app.cli.demo import demo
 from app.cli.exports import exports
@@ -46,5 +47,6 @@ for command in (
     payments,
     settlement,
     exports,
+    billing,
 ):
     cli.add_command(command)

@@ -49,6 +49,8 @@ class JournalEntry(TenantOwned, Base):
         # An entry is reversed at most once.
         UniqueConstraint("tenant_id", "reverses_id"),
         ForeignKeyConstraint(["tenant_id", "reverses_id"], ["journal_entries.tenant_id", "journal_entries.id"]),
+        # The journal export reads a tenant's entries by effective date (domain/ledger/export.py).
+        Index("ix_journal_entries_effective", "tenant_id", "effective_date"),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)

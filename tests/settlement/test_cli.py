@@ -61,15 +61,23 @@ async def test_job_then_approval_then_the_payout_file(committed_db, committed_cl
     r = await client.post(f"/admin/v1/settlements/{statement['id']}/approve", headers=bearer(tenant.finance_key))
     assert r.status_code == 200, r.text
 
-    holiday = await invoke(
-        "settlement", "payout-file", "--operator", tenant.id, "--pay-date", "2026-12-31", "--out", str(tmp_path / "x")
-    )
-    assert holiday.exit_code != 0 and "not a bank business day" in holiday.output
+    with freeze_time("2026-12-01 00:00:00", real_asyncio=True):  # files are for today or later
+        holiday = await invoke(
+            "settlement",
+            "payout-file",
+            "--operator",
+            tenant.id,
+            "--pay-date",
+            "2026-12-31",
+            "--out",
+            str(tmp_path / "x"),
+        )
+        assert holiday.exit_code != 0 and "not a bank business day" in holiday.output
 
-    out = tmp_path / "sofuri.txt"
-    written = await invoke(
-        "settlement", "payout-file", "--operator", tenant.id, "--pay-date", statement["pay_date"], "--out", str(out)
-    )
+        out = tmp_path / "sofuri.txt"
+        written = await invoke(
+            "settlement", "payout-file", "--operator", tenant.id, "--pay-date", statement["pay_date"], "--out", str(out)
+        )
     assert written.exit_code == 0, written.output
     header, [transfer] = parse_transfer_file(out.read_bytes(), near=dt.date(2026, 12, 4))
     assert (header.pay_date, transfer.amount, transfer.account_number) == (dt.date(2026, 12, 4), 6_630, "7654321")

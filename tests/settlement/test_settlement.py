@@ -109,13 +109,14 @@ class TestWeeklyCycle:
         assert twice.status_code == 409
 
         # The approver may not send it too (maker-checker): another key sends the file.
-        own = await client.post(
-            "/admin/v1/payout-files", headers=bearer(tenant_a.finance_key), json={"pay_date": "2026-12-04"}
-        )
-        assert own.status_code == 403 and own.json()["code"] == "own_approval"
-        r = await client.post(
-            "/admin/v1/payout-files", headers=bearer(tenant_a.admin_key), json={"pay_date": "2026-12-04"}
-        )
+        with freeze_time("2026-12-01 00:00:00", real_asyncio=True):  # files are for today or later
+            own = await client.post(
+                "/admin/v1/payout-files", headers=bearer(tenant_a.finance_key), json={"pay_date": "2026-12-04"}
+            )
+            assert own.status_code == 403 and own.json()["code"] == "own_approval"
+            r = await client.post(
+                "/admin/v1/payout-files", headers=bearer(tenant_a.admin_key), json={"pay_date": "2026-12-04"}
+            )
         assert r.status_code == 201, r.text
         payout_file = r.json()
         assert (payout_file["record_count"], payout_file["total_amount"]) == (1, statement["payout"])
@@ -226,9 +227,10 @@ class TestReturnsAndIsolation:
         with freeze_time("2026-11-28 00:00:00", real_asyncio=True):
             [first] = await run(client, tenant_a, "2026-11-28")
         await client.post(f"/admin/v1/settlements/{first['id']}/approve", headers=bearer(tenant_a.finance_key))
-        r = await client.post(
-            "/admin/v1/payout-files", headers=bearer(tenant_a.admin_key), json={"pay_date": first["pay_date"]}
-        )
+        with freeze_time("2026-12-01 00:00:00", real_asyncio=True):  # files are for today or later
+            r = await client.post(
+                "/admin/v1/payout-files", headers=bearer(tenant_a.admin_key), json={"pay_date": first["pay_date"]}
+            )
         assert r.status_code == 201, r.text
         r = await client.post(f"/admin/v1/settlements/{first['id']}/return", headers=bearer(tenant_a.finance_key))
         assert r.status_code == 200 and r.json()["status"] == "returned", r.text

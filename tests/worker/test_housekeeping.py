@@ -167,6 +167,7 @@ def test_cli_jobs_list_lists_every_job():
         "lapse-guarantees",
         "purge-idempotency-keys",
         "settlement",
+        "billing",
         "dunning",
         "send-notifications",
         "purge-outbox",
@@ -178,6 +179,7 @@ def test_cli_jobs_list_lists_every_job():
     assert lines["dunning"].split()[1:5] == ["0", "6", "*", "*"]
     assert "collections.dunning" in lines["dunning"]
     assert lines["settlement"].split()[1:5] == ["0", "5", "*", "*"]
+    assert lines["billing"].split()[1:5] == ["0", "4", "*", "*"]
 
 
 async def test_cli_purge_idempotency_keys_as_of(committed_db):

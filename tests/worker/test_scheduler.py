@@ -39,6 +39,7 @@ def test_the_cron_table():
         ("lapse-guarantees", "checkout.lapse_guarantees", "20 * * * *"),
         ("purge-idempotency-keys", "idempotency.purge", "15 * * * *"),
         ("settlement", "settlement.run", "0 5 * * *"),
+        ("billing", "billing.run", "0 4 * * *"),
         ("dunning", "collections.dunning", "0 6 * * *"),
         ("send-notifications", "collections.send_notifications", "* * * * *"),
         ("purge-outbox", "outbox.purge", "30 3 * * *"),

@@ -14,7 +14,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import PlatformJournalEntry, PlatformPosting
@@ -58,6 +58,71 @@ def cr(account: str, amount: int) -> Leg:
     return Leg(account, "credit", amount)
 
 
+@dataclass(frozen=True, slots=True)
+class EntrySpec:
+    kind: str
+    source_ref: str
+    tenant_id: str | None
+    currency: str
+    effective_date: dt.date
+    legs: list[Leg]
+    memo: str = ""
+
+
+def _checked(source_ref: str, legs: list[Leg]) -> list[Leg]:
+    legs = [leg for leg in legs if leg.amount != 0]
+    if not legs:
+        return legs
+    unknown = {leg.account for leg in legs} - ACCOUNTS.keys()
+    if unknown:
+        raise UnbalancedEntry(f"unknown platform accounts: {sorted(unknown)}")
+    if any(type(leg.amount) is not int or leg.amount < 0 for leg in legs) or len(legs) < 2:
+        raise UnbalancedEntry(f"{source_ref}: at least two legs of positive integer amounts")
+    net = sum(leg.amount if leg.direction == "debit" else -leg.amount for leg in legs)
+    if net != 0:
+        raise UnbalancedEntry(f"{source_ref} does not balance: net {net}")
+    return legs
+
+
+async def post_many(session: AsyncSession, entries: list[EntrySpec]) -> None:
+    """Post many new business events at once (two multi-row INSERTs). For events that cannot have been posted
+    before (the caller holds the lock that makes them): a second post of one ``source_ref`` fails on its unique
+    constraint instead of being skipped."""
+    entry_rows: list[dict[str, object]] = []
+    posting_rows: list[dict[str, object]] = []
+    now = clock.utc_now()
+    for spec in entries:
+        legs = _checked(spec.source_ref, spec.legs)
+        if not legs:
+            continue
+        entry_id = new_id("pjn")
+        entry_rows.append(
+            {
+                "id": entry_id,
+                "kind": spec.kind,
+                "source_ref": spec.source_ref,
+                "tenant_id": spec.tenant_id,
+                "effective_date": spec.effective_date,
+                "memo": spec.memo,
+                "posted_at": now,
+            }
+        )
+        posting_rows.extend(
+            {
+                "id": new_id("ppo"),
+                "entry_id": entry_id,
+                "account": leg.account,
+                "direction": leg.direction,
+                "amount": leg.amount,
+                "currency": spec.currency,
+            }
+            for leg in legs
+        )
+    if entry_rows:
+        await session.execute(insert(PlatformJournalEntry), entry_rows)
+        await session.execute(insert(PlatformPosting), posting_rows)
+
+
 async def post(
     session: AsyncSession,
     *,
@@ -71,17 +136,9 @@ async def post(
 ) -> str | None:
     """Post a balanced entry once per ``source_ref``; zero legs are dropped. Returns the entry id (the first
     entry's when the event was already posted), or ``None`` when every leg was zero."""
-    legs = [leg for leg in legs if leg.amount != 0]
+    legs = _checked(source_ref, legs)
     if not legs:
         return None
-    unknown = {leg.account for leg in legs} - ACCOUNTS.keys()
-    if unknown:
-        raise UnbalancedEntry(f"unknown platform accounts: {sorted(unknown)}")
-    if any(type(leg.amount) is not int or leg.amount < 0 for leg in legs) or len(legs) < 2:
-        raise UnbalancedEntry(f"{source_ref}: at least two legs of positive integer amounts")
-    net = sum(leg.amount if leg.direction == "debit" else -leg.amount for leg in legs)
-    if net != 0:
-        raise UnbalancedEntry(f"{source_ref} does not balance: net {net}")
     await advisory_xact_lock(session, "billing.ledger", source_ref)
     existing = (
         await session.scalars(select(PlatformJournalEntry.id).where(PlatformJournalEntry.source_ref == source_ref))

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, delete, false, func, select, text
+from sqlalchemy import Select, bindparam, delete, false, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.metering import UsageEvent
@@ -136,6 +136,21 @@ class BillingRepository(Repository):
         return list((await self.session.scalars(stmt)).all())
 
     # -- usage ------------------------------------------------------------------------------------------------
+    async def usage_totals(self, month: dt.date, tenant_ids: Sequence[str] | None = None) -> list[tuple[str, str, int]]:
+        """(tenant, metric, units) of the month: one GROUP BY on plain columns, which PostgreSQL hashes (the
+        planner knows how few tenants and kinds there are; a per-day expression would make it sort every row)."""
+        lo, hi = month_bounds_utc(month)
+        stmt = (
+            select(UsageEvent.tenant_id, UsageEvent.kind, func.sum(UsageEvent.quantity))
+            .where(UsageEvent.occurred_at >= lo, UsageEvent.occurred_at < hi)
+            .group_by(UsageEvent.tenant_id, UsageEvent.kind)
+        )
+        if tenant_ids is not None:
+            if not tenant_ids:
+                return []
+            stmt = stmt.where(UsageEvent.tenant_id.in_(list(tenant_ids)))
+        return [(t, k, int(n)) for t, k, n in (await self.session.execute(stmt)).all()]
+
     async def usage_by_day(
         self, month: dt.date, tenant_ids: Sequence[str] | None = None
     ) -> list[tuple[str, str, dt.date, int]]:
@@ -244,9 +259,20 @@ class BillingRepository(Repository):
         )
         return (await self.session.scalars(stmt.limit(1))).first()
 
-    async def clear_draft(self, invoice_id: str) -> None:
-        for model in (BillingInvoiceLine, BillingInvoiceTax, UsageSnapshot):
-            await self.session.execute(delete(model).where(model.invoice_id == invoice_id))
+    async def clear_drafts(self, invoice_ids: Sequence[str]) -> None:
+        """Delete the lines, tax summaries and snapshots of drafts about to be recomputed."""
+        for i in range(0, len(invoice_ids), 1000):
+            chunk = list(invoice_ids[i : i + 1000])
+            for model in (BillingInvoiceLine, BillingInvoiceTax, UsageSnapshot):
+                await self.session.execute(delete(model).where(model.invoice_id.in_(chunk)))
+
+    async def insert_parts(
+        self, lines: list[dict[str, Any]], taxes: list[dict[str, Any]], snapshots: list[dict[str, Any]]
+    ) -> None:
+        """Multi-row INSERTs (SQLAlchemy's insertmanyvalues: a few statements for thousands of rows)."""
+        for model, rows in ((BillingInvoiceLine, lines), (BillingInvoiceTax, taxes), (UsageSnapshot, snapshots)):
+            if rows:
+                await self.session.execute(insert(model), rows)
 
     async def lines(self, invoice_ids: Sequence[str]) -> list[BillingInvoiceLine]:
         stmt = (
@@ -255,6 +281,18 @@ class BillingRepository(Repository):
             .order_by(BillingInvoiceLine.invoice_id, BillingInvoiceLine.position)
         )
         return list((await self.session.scalars(stmt)).all())
+
+    async def amounts_by_kind(self, invoice_ids: Sequence[str]) -> list[tuple[str, str, int]]:
+        """(line kind, invoice, Σ amount) of the invoices' lines."""
+        out: list[tuple[str, str, int]] = []
+        for i in range(0, len(invoice_ids), 1000):
+            stmt = (
+                select(BillingInvoiceLine.kind, BillingInvoiceLine.invoice_id, func.sum(BillingInvoiceLine.amount))
+                .where(BillingInvoiceLine.invoice_id.in_(list(invoice_ids[i : i + 1000])))
+                .group_by(BillingInvoiceLine.kind, BillingInvoiceLine.invoice_id)
+            )
+            out.extend((k, inv, int(a)) for k, inv, a in (await self.session.execute(stmt)).all())
+        return out
 
     async def taxes(self, invoice_ids: Sequence[str]) -> list[BillingInvoiceTax]:
         stmt = (

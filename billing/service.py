@@ -55,7 +55,6 @@ from billing.models import (
     PlanVersion,
     Subscription,
     SubscriptionChange,
-    UsageSnapshot,
 )
 from billing.pricing import (
     Tier,
@@ -755,57 +754,6 @@ async def _corrections(
             out.snapshots.append((sub_id, metric, past, used, max(delta, 0)))
 
 
-async def _write_draft(
-    session: AsyncSession, invoice: BillingInvoice, computed: _Computed, rounding: str, now: dt.datetime
-) -> None:
-    repo = BillingRepository.from_session(session)
-    await repo.clear_draft(invoice.id)
-    taxes = tax_by_rate(((ln.amount, ln.tax_rate) for ln in computed.lines), rounding)
-    session.add_all(
-        BillingInvoiceLine(
-            id=new_id("bil"),
-            invoice_id=invoice.id,
-            position=i,
-            kind=ln.kind,
-            description=ln.description[:300],
-            subscription_id=ln.subscription_id,
-            plan_version_id=ln.plan_version_id,
-            metric=ln.metric,
-            service_month=ln.service_month,
-            period_start=ln.period_start,
-            period_end=ln.period_end,
-            quantity=ln.quantity,
-            unit_price=ln.unit_price,
-            amount=ln.amount,
-            tax_rate=ln.tax_rate,
-        )
-        for i, ln in enumerate(computed.lines, start=1)
-    )
-    session.add_all(
-        BillingInvoiceTax(invoice_id=invoice.id, tax_rate=t.tax_rate, taxable_base=t.taxable_base, tax=t.tax)
-        for t in taxes
-    )
-    session.add_all(
-        UsageSnapshot(
-            id=new_id("bus"),
-            invoice_id=invoice.id,
-            tenant_id=invoice.tenant_id,
-            subscription_id=sub_id,
-            metric=metric,
-            service_month=m,
-            counted=counted,
-            amount=amount,
-        )
-        for sub_id, metric, m, counted, amount in computed.snapshots
-    )
-    invoice.subtotal = sum(t.taxable_base for t in taxes)
-    invoice.tax_total = sum(t.tax for t in taxes)
-    invoice.total = invoice.subtotal + invoice.tax_total
-    invoice.rounding = rounding
-    invoice.computed_at = now
-    await session.flush()
-
-
 @dataclass
 class RunSummary:
     as_of: dt.date
@@ -834,7 +782,11 @@ async def draft_month(
     session: AsyncSession, month: dt.date, tenant_ids: Sequence[str] | None = None
 ) -> list[BillingInvoice]:
     """Create or recompute the drafts of ``month`` for every tenant with a subscription in it (or late usage to
-    correct); finalized invoices are left alone. Usage is aggregated once for all tenants, in SQL."""
+    correct); finalized invoices are left alone.
+
+    Set-based: usage is summed in the database, once for every tenant (per JST day only for the tenants whose
+    usage must be split between subscriptions or a partial month); lines, tax summaries and snapshots are written
+    with one multi-row INSERT each, so the run's cost is a GROUP BY plus a few statements, not a few per tenant."""
     issuer = await get_issuer(session)
     await lock_invoicing(session)
     repo = BillingRepository.from_session(session)
@@ -854,17 +806,18 @@ async def draft_month(
     todo = [t for t in tenants if t not in existing or existing[t].status == "draft"]
     versions = await repo.versions_by_id([s.plan_version_id for s in subs])
     plans = await repo.plans_by_id([s.plan_id for s in subs])
-    usage: dict[str, dict[str, dict[dt.date, int]]] = defaultdict(lambda: defaultdict(dict))
-    for tenant_id, metric, day, units in await repo.usage_by_day(month, todo if tenant_ids is not None else None):
-        usage[tenant_id][metric][day] = units
+    usage = await _usage_of(repo, month, todo, subs_by_tenant, versions, every_tenant=tenant_ids is None)
     names = await _customers(session, todo)
-    drafts = []
+    computed_by_tenant: dict[str, _Computed] = {}
     for tenant_id in todo:
         computed = compute_month(month, subs_by_tenant.get(tenant_id, []), versions, plans, usage.get(tenant_id, {}))
         if late_by_tenant.get(tenant_id):
             await _corrections(session, repo, tenant_id, month, late_by_tenant[tenant_id], computed)
-        if not computed.lines:
-            continue
+        if computed.lines:
+            computed_by_tenant[tenant_id] = computed
+    drafts: list[BillingInvoice] = []
+    fresh: list[BillingInvoice] = []
+    for tenant_id in computed_by_tenant:
         invoice = existing.get(tenant_id)
         if invoice is None:
             invoice = BillingInvoice(
@@ -873,19 +826,98 @@ async def draft_month(
                 service_month=month,
                 status="draft",
                 currency="JPY",
-                subtotal=0,
-                tax_total=0,
-                total=0,
                 customer=names.get(tenant_id, {"operator_id": tenant_id}),
-                rounding=issuer.rounding,
-                computed_at=now,
                 created_at=now,
             )
-            session.add(invoice)
-            await session.flush()
-        await _write_draft(session, invoice, computed, issuer.rounding, now)
+            fresh.append(invoice)
         drafts.append(invoice)
+    fresh_ids = {i.id for i in fresh}
+    await repo.clear_drafts([i.id for i in drafts if i.id not in fresh_ids])
+    lines: list[dict[str, Any]] = []
+    taxes: list[dict[str, Any]] = []
+    snapshots: list[dict[str, Any]] = []
+    for invoice in drafts:
+        computed = computed_by_tenant[invoice.tenant_id]
+        rate_totals = tax_by_rate(((ln.amount, ln.tax_rate) for ln in computed.lines), issuer.rounding)
+        invoice.subtotal = sum(t.taxable_base for t in rate_totals)
+        invoice.tax_total = sum(t.tax for t in rate_totals)
+        invoice.total = invoice.subtotal + invoice.tax_total
+        invoice.rounding = issuer.rounding
+        invoice.computed_at = now
+        lines.extend(_line_row(invoice.id, i, ln) for i, ln in enumerate(computed.lines, start=1))
+        taxes.extend(
+            {"invoice_id": invoice.id, "tax_rate": t.tax_rate, "taxable_base": t.taxable_base, "tax": t.tax}
+            for t in rate_totals
+        )
+        snapshots.extend(
+            {
+                "id": new_id("bus"),
+                "invoice_id": invoice.id,
+                "tenant_id": invoice.tenant_id,
+                "subscription_id": sub_id,
+                "metric": metric,
+                "service_month": m,
+                "counted": counted,
+                "amount": amount,
+            }
+            for sub_id, metric, m, counted, amount in computed.snapshots
+        )
+    session.add_all(fresh)
+    await session.flush()  # the new drafts (one multi-row INSERT) and the recomputed totals of the others
+    await repo.insert_parts(lines, taxes, snapshots)
     return drafts
+
+
+def _line_row(invoice_id: str, position: int, ln: _Line) -> dict[str, Any]:
+    return {
+        "id": new_id("bil"),
+        "invoice_id": invoice_id,
+        "position": position,
+        "kind": ln.kind,
+        "description": ln.description[:300],
+        "subscription_id": ln.subscription_id,
+        "plan_version_id": ln.plan_version_id,
+        "metric": ln.metric,
+        "service_month": ln.service_month,
+        "period_start": ln.period_start,
+        "period_end": ln.period_end,
+        "quantity": ln.quantity,
+        "unit_price": ln.unit_price,
+        "amount": ln.amount,
+        "tax_rate": ln.tax_rate,
+    }
+
+
+async def _usage_of(
+    repo: BillingRepository,
+    month: dt.date,
+    tenants: Sequence[str],
+    subs_by_tenant: dict[str, list[Subscription]],
+    versions: dict[str, PlanVersion],
+    *,
+    every_tenant: bool,
+) -> dict[str, dict[str, dict[dt.date, int]]]:
+    """tenant → metric → JST day → units. A tenant whose usage is priced by one subscription over the whole month
+    needs only its month's total (filed under the 1st); the others (a plan change, a start or end in the month)
+    get theirs per day, from the tenant's index."""
+    month_days = days_in_month(month)
+    by_day: list[str] = []
+    for tenant_id in tenants:
+        charging = [s for s in subs_by_tenant.get(tenant_id, []) if versions[s.plan_version_id].charges]
+        spans = [overlap(s.start_date, s.end_date, month) for s in charging]
+        if len(charging) > 1 or any(span is not None and (span[1] - span[0]).days < month_days for span in spans):
+            by_day.append(tenant_id)
+    usage: dict[str, dict[str, dict[dt.date, int]]] = defaultdict(lambda: defaultdict(dict))
+    if tenants:
+        for tenant_id, metric, units in await repo.usage_totals(month, None if every_tenant else tenants):
+            usage[tenant_id][metric][month] = units
+    if by_day:
+        split = set(by_day)
+        for tenant_id in split:
+            usage.pop(tenant_id, None)
+        for tenant_id, metric, day, units in await repo.usage_by_day(month, by_day):
+            usage[tenant_id][metric][day] = units
+    return usage
 
 
 async def _customers(session: AsyncSession, tenant_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -928,53 +960,78 @@ async def finalize(
         )
     issuer = await get_issuer(session)
     await draft_month(session, invoice.service_month, [invoice.tenant_id])
-    await session.refresh(invoice)
-    seq = await counters.next_value(session, PLATFORM_COUNTER_SCOPE, INVOICE_SERIES)
-    invoice.number_seq = seq
-    invoice.number = f"{issuer.invoice_prefix}-{seq:08d}"
-    invoice.status = "finalized"
-    invoice.issue_date = today
-    invoice.due_date = due_date_for(today, issuer.payment_terms_days)
-    invoice.issuer = issuer_snapshot(issuer)
-    invoice.finalized_at = clock.utc_now()
-    invoice.finalized_by = _actor(principal)
+    await _close(session, [invoice], issuer, _actor(principal), today)
+    return invoice
+
+
+async def _close(
+    session: AsyncSession, invoices: Sequence[BillingInvoice], issuer: BillingIssuer, actor: str, today: dt.date
+) -> None:
+    """Finalize drafts just recounted in this transaction (under the invoicing lock): numbers in one counter
+    update, the invoices in one flush, their ledger entries in two multi-row INSERTs."""
+    if not invoices:
+        return
+    repo = BillingRepository.from_session(session)
+    seqs = await counters.next_values(session, PLATFORM_COUNTER_SCOPE, INVOICE_SERIES, len(invoices))
+    now = clock.utc_now()
+    snapshot = issuer_snapshot(issuer)
+    due = due_date_for(today, issuer.payment_terms_days)
+    for invoice, seq in zip(invoices, seqs, strict=True):
+        invoice.number_seq = seq
+        invoice.number = f"{issuer.invoice_prefix}-{seq:08d}"
+        invoice.status = "finalized"
+        invoice.issue_date = today
+        invoice.due_date = due
+        invoice.issuer = snapshot
+        invoice.finalized_at = now
+        invoice.finalized_by = actor
     await session.flush()
-    lines = await repo.lines([invoice.id])
-    fees = sum(ln.amount for ln in lines if ln.kind in ("base_fee", "addon_fee"))
-    usage = sum(ln.amount for ln in lines if ln.kind in ("usage", "usage_correction"))
-    await ledger.post(
+    fees: dict[str, int] = defaultdict(int)
+    usage: dict[str, int] = defaultdict(int)
+    for kind, invoice_id, amount in await repo.amounts_by_kind([i.id for i in invoices]):
+        (fees if kind in ("base_fee", "addon_fee") else usage)[invoice_id] += amount
+    await ledger.post_many(
         session,
-        kind="billing.invoice_finalized",
-        source_ref=f"invoice:{invoice.id}",
-        tenant_id=invoice.tenant_id,
-        currency=invoice.currency,
-        effective_date=today,
-        memo=invoice.number,
-        legs=[
-            ledger.dr("accounts_receivable", invoice.total),
-            ledger.cr("subscription_revenue", fees),
-            ledger.cr("usage_revenue", usage),
-            ledger.cr("output_consumption_tax", invoice.tax_total),
+        [
+            ledger.EntrySpec(
+                kind="billing.invoice_finalized",
+                source_ref=f"invoice:{invoice.id}",
+                tenant_id=invoice.tenant_id,
+                currency=invoice.currency,
+                effective_date=today,
+                memo=invoice.number or "",
+                legs=[
+                    ledger.dr("accounts_receivable", invoice.total),
+                    ledger.cr("subscription_revenue", fees[invoice.id]),
+                    ledger.cr("usage_revenue", usage[invoice.id]),
+                    ledger.cr("output_consumption_tax", invoice.tax_total),
+                ],
+            )
+            for invoice in invoices
         ],
     )
-    return invoice
 
 
 async def run_billing(session: AsyncSession, as_of: dt.date, *, actor: str = SYSTEM) -> RunSummary:
     """The day's billing: draft (or recount) the month just ended, then finalize every draft whose grace window
-    has passed, oldest month first. Running it twice changes nothing more."""
+    has passed, oldest month first (an older month's drafts are recounted first). Running it twice changes
+    nothing more."""
     issuer = await get_issuer(session)
     await lock_invoicing(session)
-    month = month_start(as_of).replace(day=1)
-    last = (month - dt.timedelta(days=1)).replace(day=1)
+    last = (month_start(as_of) - dt.timedelta(days=1)).replace(day=1)
     summary = RunSummary(as_of=as_of, service_month=last)
-    drafted = await draft_month(session, last)
-    summary.drafted = len(drafted)
+    summary.drafted = len(await draft_month(session, last))
     repo = BillingRepository.from_session(session)
+    due: dict[dt.date, list[BillingInvoice]] = defaultdict(list)
     for draft in await repo.drafts_due(last):
         if as_of >= next_month(draft.service_month) + dt.timedelta(days=issuer.grace_days):
-            summary.invoices.append(await finalize(session, actor, draft.id, issue_date=as_of))
-            summary.finalized += 1
+            due[draft.service_month].append(draft)
+    for month, drafts in sorted(due.items()):
+        if month != last:  # drafted by an earlier run: count again before closing
+            await draft_month(session, month, [d.tenant_id for d in drafts])
+        await _close(session, drafts, issuer, actor, as_of)
+        summary.invoices.extend(drafts)
+        summary.finalized += len(drafts)
     return summary
 
 

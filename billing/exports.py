@@ -26,7 +26,7 @@ from domain.kit.tenancy import Principal
 
 BATCH = 500
 YIELD_PER = 10_000
-RATES = (10, 8)
+RATES = (10, 8, 0)  # standard, reduced, and 0 % (exempt/non-taxable lines)
 KIND_LABELS = {
     "base_fee": "月額利用料",
     "addon_fee": "オプション月額",
@@ -319,19 +319,17 @@ async def credit_note_rows(
 ) -> AsyncIterator[tuple[Any, ...]]:
     stmt = _scoped(
         readable(CreditNote, principal)
-        .add_columns(BillingInvoice.number, BillingInvoice.service_month)
-        .join(BillingInvoice, BillingInvoice.id == CreditNote.invoice_id)
         .where(CreditNote.issue_date >= start, CreditNote.issue_date <= end)
         .order_by(CreditNote.number_seq),
         CreditNote,
         tenant_id,
     )
-    for note, invoice_number, service_month in (await session.execute(stmt)).all():
+    for note in (await session.scalars(stmt)).all():
         yield (
             note.number,
             note.issue_date,
-            invoice_number,
-            f"{service_month:%Y-%m}",
+            note.invoice_number,
+            f"{note.invoice_service_month:%Y-%m}",
             note.tenant_id,
             note.reason,
             *_by_rate(note.taxes),
@@ -378,16 +376,22 @@ async def ar_aging_rows(
     """Outstanding balances of finalized invoices issued up to ``as_of``, per operator, by days past due."""
     buckets: dict[str, list[Any]] = {}
     async for v in _finalized_views(session, principal, dt.date(2000, 1, 1), as_of, tenant_id):
-        if v.outstanding <= 0:
-            continue
         inv = v.invoice
+        # As of the day: only what was paid or credited by then reduces the balance.
+        outstanding = (
+            inv.total
+            - sum(n.total for n in v.credit_notes if n.issue_date <= as_of)
+            - sum(p.amount for p in v.payments if p.paid_on <= as_of)
+        )
+        if outstanding <= 0:
+            continue
         row = buckets.setdefault(inv.tenant_id, [inv.customer.get("name", ""), 0, 0, 0, 0, 0, 0, 0])
         row[1] += 1
-        row[2] += v.outstanding
+        row[2] += outstanding
         assert inv.due_date is not None
         late = (as_of - inv.due_date).days
         index = 3 if late <= 0 else 4 if late <= 30 else 5 if late <= 60 else 6 if late <= 90 else 7
-        row[index] += v.outstanding
+        row[index] += outstanding
     for tenant, row in sorted(buckets.items()):
         yield (tenant, *row)
 

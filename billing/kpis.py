@@ -1,9 +1,12 @@
 """KPIs of the platform, recomputed from the subscription change log for any past month (DOMAIN.md §9).
 
 Definitions (decided here, written in ``docs/billing.md``):
-* **Stock revenue** at an instant: the fixed monthly fees (tax excluded, full, not prorated) of the subscriptions
-  active then. ``stock_start`` of a month is at 00:00 JST on the 1st; ``stock_end`` at 00:00 JST on the 1st of
-  the next month (a subscription ending on the 1st is not in it).
+* **Stock revenue**: the fixed monthly fees (tax excluded, full, not prorated) of the subscriptions in force.
+  Every change takes effect on its effective date and counts in that date's month (as ChartMogul and Baremetrics
+  count MRR): ``stock_start`` of a month is the stock as the 1st begins, before the changes effective on the 1st;
+  ``stock_end`` is the next month's ``stock_start``. So a subscription that starts on the 1st is new in that
+  month, and one cancelled with effect from the 1st (the default cancellation: service to the end of the month
+  before) is churn of the month of that 1st; a plan change on the 1st nets to one expansion or contraction.
 * Each operator's changes of one day are netted (a plan change ends one subscription and starts another on the
   same day) and classified by the operator's stock before and after: 0 → more is **new**, more → 0 is **churn**,
   up is **expansion**, down is **contraction**. A reactivation is new. A sign-up and a cancellation in the same

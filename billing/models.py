@@ -271,6 +271,10 @@ class CreditNote(Timestamped, Base):
     number_seq: Mapped[int] = mapped_column(BigInteger)
     number: Mapped[str] = mapped_column(String(30))
     issue_date: Mapped[dt.date] = mapped_column(Date)
+    # The original sale (a 適格返還請求書 names it): the invoice's number, its month and its issue date.
+    invoice_number: Mapped[str] = mapped_column(String(30))
+    invoice_service_month: Mapped[dt.date] = mapped_column(Date)
+    invoice_issue_date: Mapped[dt.date] = mapped_column(Date)
     reason: Mapped[str] = mapped_column(String(300))
     currency: Mapped[str] = mapped_column(String(3))
     subtotal: Mapped[int] = mapped_column(BigInteger)

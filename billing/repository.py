@@ -126,6 +126,28 @@ class BillingRepository(Repository):
             stmt = stmt.where(Subscription.tenant_id.in_(tenant_ids))
         return list((await self.session.scalars(stmt.order_by(Subscription.tenant_id, Subscription.start_date))).all())
 
+    async def subscriptions_between(
+        self, first: dt.date, before: dt.date, tenant_ids: Sequence[str] | None = None
+    ) -> list[Subscription]:
+        """Subscriptions covering some day of [first, before)."""
+        stmt = select(Subscription).where(
+            Subscription.start_date < before, (Subscription.end_date.is_(None)) | (Subscription.end_date > first)
+        )
+        if tenant_ids is not None:
+            stmt = stmt.where(Subscription.tenant_id.in_(list(tenant_ids)))
+        return list((await self.session.scalars(stmt)).all())
+
+    async def invoiced_pairs(
+        self, first: dt.date, before: dt.date, tenant_ids: Sequence[str] | None = None
+    ) -> set[tuple[str, dt.date]]:
+        """(operator, month) of every invoice, draft or finalized, for the months of [first, before)."""
+        stmt = select(BillingInvoice.tenant_id, BillingInvoice.service_month).where(
+            BillingInvoice.service_month >= first, BillingInvoice.service_month < before
+        )
+        if tenant_ids is not None:
+            stmt = stmt.where(BillingInvoice.tenant_id.in_(list(tenant_ids)))
+        return {(t, m) for t, m in (await self.session.execute(stmt)).all()}
+
     async def changes(self, until: dt.date) -> list[SubscriptionChange]:
         """The change log up to (excluding) ``until``, in effective order."""
         stmt = (
@@ -185,7 +207,13 @@ class BillingRepository(Repository):
         )
 
     async def late_marks(self, before: dt.date, tenant_ids: Sequence[str] | None = None) -> list[LateUsageMark]:
-        stmt = select(LateUsageMark).where(LateUsageMark.service_month < before)
+        """Marks of the three months before ``before``: events are ingested at most 60 days late, so an older mark
+        was settled by an earlier invoice (marks are kept, not cleared, so that no late event can slip between a
+        recount and a clearing)."""
+        since = before
+        for _ in range(3):
+            since = (since - dt.timedelta(days=1)).replace(day=1)
+        stmt = select(LateUsageMark).where(LateUsageMark.service_month < before, LateUsageMark.service_month >= since)
         if tenant_ids is not None:
             stmt = stmt.where(LateUsageMark.tenant_id.in_(tenant_ids))
         return list((await self.session.scalars(stmt)).all())

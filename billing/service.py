@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import ledger
@@ -73,7 +74,7 @@ from billing.pricing import (
 )
 from billing.repository import ISSUER_ID, BillingRepository
 from domain.kit import clock, counters
-from domain.kit.dialect import advisory_xact_lock
+from domain.kit.dialect import advisory_xact_lock, is_postgres
 from domain.kit.errors import FieldIssue
 from domain.kit.ids import new_id
 from domain.kit.pagination import Page, PageRequest
@@ -117,6 +118,7 @@ async def put_issuer(session: AsyncSession, principal: Principal | str, **fields
     if problem is not None:
         raise InvalidIssuer(problem, issues=[FieldIssue("#/registration_number", problem, "check_digit")])
     repo = BillingRepository.from_session(session)
+    await advisory_xact_lock(session, "billing", "issuer")  # two first PUTs at once: one inserts, one updates
     issuer = await repo.issuer(lock=True)
     if issuer is None:
         issuer = BillingIssuer(id=ISSUER_ID, created_at=clock.utc_now())
@@ -951,8 +953,14 @@ async def finalize(
     if invoice.status == "finalized":
         return invoice
     today = issue_date or clock.jst_today()
-    if today < next_month(invoice.service_month):
+    if clock.jst_today() < next_month(invoice.service_month):
         raise InvoiceNotFinalizable(f"the service month {invoice.service_month:%Y-%m} is not over yet")
+    unbilled = await unbilled_months(repo, invoice.service_month, [invoice.tenant_id])
+    if unbilled:
+        raise InvoiceNotFinalizable(
+            f"{min(unbilled):%Y-%m} of this operator has not been billed yet: run billing first (months are billed "
+            "in order)"
+        )
     earlier = await repo.earlier_draft(invoice.tenant_id, invoice.service_month)
     if earlier is not None:
         raise InvoiceNotFinalizable(
@@ -1012,27 +1020,71 @@ async def _close(
     )
 
 
+CATCH_UP_MONTHS = 12  # a run drafts any month of the last year that a subscription covered and no invoice billed
+
+
 async def run_billing(session: AsyncSession, as_of: dt.date, *, actor: str = SYSTEM) -> RunSummary:
-    """The day's billing: draft (or recount) the month just ended, then finalize every draft whose grace window
-    has passed, oldest month first (an older month's drafts are recounted first). Running it twice changes
-    nothing more."""
+    """The day's billing: draft (or recount) the month just ended — and any earlier month of the last year that a
+    subscription covered but no run billed (the scheduler was down, a day was skipped) — then finalize every draft
+    whose grace window has passed, oldest month first. Running it twice changes nothing more.
+
+    Raises:
+        InvalidEffectiveDate: ``as_of`` is after today (JST): a run never bills a month that has not happened.
+    """
+    today = clock.jst_today()
+    if as_of > today or as_of.year < 2000:
+        raise InvalidEffectiveDate(
+            f"a billing run is for today ({today}) or a day before it, not {as_of}",
+            issues=[FieldIssue("#/as_of", f"between 2000-01-01 and {today}", "out_of_range")],
+        )
     issuer = await get_issuer(session)
     await lock_invoicing(session)
+    await allow_long_statements(session)
+    repo = BillingRepository.from_session(session)
     last = (month_start(as_of) - dt.timedelta(days=1)).replace(day=1)
     summary = RunSummary(as_of=as_of, service_month=last)
-    summary.drafted = len(await draft_month(session, last))
-    repo = BillingRepository.from_session(session)
+    fresh: set[dt.date] = set()
+    for month, tenants in sorted((await unbilled_months(repo, last)).items()):
+        summary.drafted += len(await draft_month(session, month, tenants))
+        fresh.add(month)
+    summary.drafted += len(await draft_month(session, last))
+    fresh.add(last)
     due: dict[dt.date, list[BillingInvoice]] = defaultdict(list)
     for draft in await repo.drafts_due(last):
         if as_of >= next_month(draft.service_month) + dt.timedelta(days=issuer.grace_days):
             due[draft.service_month].append(draft)
     for month, drafts in sorted(due.items()):
-        if month != last:  # drafted by an earlier run: count again before closing
+        if month not in fresh:  # drafted by an earlier run: count again before closing
             await draft_month(session, month, [d.tenant_id for d in drafts])
         await _close(session, drafts, issuer, actor, as_of)
         summary.invoices.extend(drafts)
         summary.finalized += len(drafts)
     return summary
+
+
+async def unbilled_months(
+    repo: BillingRepository, before: dt.date, tenant_ids: Sequence[str] | None = None
+) -> dict[dt.date, list[str]]:
+    """Months before ``before`` (at most ``CATCH_UP_MONTHS`` back) that a subscription covered and that have no
+    invoice (draft or finalized) for its operator: month → operators."""
+    first = before
+    for _ in range(CATCH_UP_MONTHS):
+        first = (first - dt.timedelta(days=1)).replace(day=1)
+    billed = await repo.invoiced_pairs(first, before, tenant_ids)
+    missing: dict[dt.date, set[str]] = defaultdict(set)
+    for sub in await repo.subscriptions_between(first, before, tenant_ids):
+        month = max(month_start(sub.start_date), first)
+        while month < before and (sub.end_date is None or month < sub.end_date):
+            if (sub.tenant_id, month) not in billed:
+                missing[month].add(sub.tenant_id)
+            month = next_month(month)
+    return {month: sorted(tenants) for month, tenants in missing.items()}
+
+
+async def allow_long_statements(session: AsyncSession) -> None:
+    """The run's aggregation over a month of events may take longer than the API's statement timeout."""
+    if is_postgres(session):
+        await session.execute(text("SET LOCAL statement_timeout = '600s'"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -1170,6 +1222,9 @@ async def issue_credit_note(
         number_seq=seq,
         number=f"{issuer.credit_note_prefix}-{seq:08d}",
         issue_date=day,
+        invoice_number=invoice.number,
+        invoice_service_month=invoice.service_month,
+        invoice_issue_date=invoice.issue_date,
         reason=reason,
         currency=invoice.currency,
         subtotal=subtotal,

@@ -58,7 +58,13 @@ def seed_catalog() -> None:
 @click.option("--registration-number", required=True, help="T + 13 digits, e.g. T7123456789012.")
 @click.option("--address", required=True, help="The registered address.")
 @click.option("--bank-account", default="", help="Where operators pay, printed on invoices.")
-@click.option("--grace-days", default=3, show_default=True, help="Days after month end before invoices finalize.")
+@click.option(
+    "--grace-days",
+    type=click.IntRange(0, 28),
+    default=3,
+    show_default=True,
+    help="Days after month end before invoices finalize (0-28).",
+)
 def issuer(legal_name: str, registration_number: str, address: str, bank_account: str, grace_days: int) -> None:
     from billing import service
     from domain.tenancy.service import CLI_ACTOR
@@ -103,8 +109,8 @@ def subscribe(operator_id: str, plan_code: str, start: dt.datetime | None) -> No
 
 
 @billing.command("invoices", help="List the invoices of a service month (YYYY-MM; default last month).")
-@click.option("--month", default=None, help="The service month, YYYY-MM.")
-def invoices(month: str | None) -> None:
+@click.option("--month", type=click.DateTime(["%Y-%m"]), default=None, help="The service month, YYYY-MM.")
+def invoices(month: dt.datetime | None) -> None:
     from billing import service
     from billing.pricing import previous_month
     from domain.kit import clock
@@ -112,7 +118,7 @@ def invoices(month: str | None) -> None:
     from domain.kit.tenancy import Principal, Role
     from domain.tenancy.service import CLI_ACTOR
 
-    day = dt.date.fromisoformat(f"{month}-01") if month else previous_month(clock.jst_today().replace(day=1))
+    day = month.date() if month else previous_month(clock.jst_today().replace(day=1))
     platform = Principal(api_key_id=CLI_ACTOR, role=Role.PLATFORM)
 
     async def go(db) -> None:  # type: ignore[no-untyped-def]
@@ -136,13 +142,13 @@ def invoices(month: str | None) -> None:
 
 
 @billing.command("kpis", help="Stock revenue, its movements, churn and screenings of the last N months.")
-@click.option("--month", default=None, help="The last month, YYYY-MM (default this month).")
-@click.option("--months", default=12, show_default=True, help="How many months.")
-def kpis(month: str | None, months: int) -> None:
+@click.option("--month", type=click.DateTime(["%Y-%m"]), default=None, help="The last month, YYYY-MM (default now).")
+@click.option("--months", type=click.IntRange(1, 120), default=12, show_default=True, help="How many months.")
+def kpis(month: dt.datetime | None, months: int) -> None:
     from billing import kpis as kpi_service
     from domain.kit import clock
 
-    last = dt.date.fromisoformat(f"{month}-01") if month else clock.jst_today().replace(day=1)
+    last = month.date() if month else clock.jst_today().replace(day=1)
 
     async def go(db) -> None:  # type: ignore[no-untyped-def]
         async with db.read() as session:

@@ -95,7 +95,7 @@ class TestInvoiceRegister:
         sheet = book.worksheets[0]
         rows = list(sheet.iter_rows(values_only=True))
         assert rows[0][0] == "請求書番号" and len(rows) == 3
-        totals = {r[0]: (r[11], r[15]) for r in rows[1:]}  # 合計 (税込), 残高
+        totals = {r[0]: (r[13], r[17]) for r in rows[1:]}  # 合計 (税込), 残高  # 合計 (税込), 残高
         assert totals == {"INV-00000001": (5_940, 5_594), "INV-00000002": (4_400, 1_400)}
         assert "条件" in book.sheetnames
 
@@ -121,7 +121,7 @@ class TestReports:
             == 1 + 1_354
         )
         notes = rows_of(await download(client, pfin, report="credit-notes", **period))
-        assert [(r[0], r[2], r[3], r[6], r[7], r[12], r[13]) for r in notes[1:]] == [
+        assert [(r[0], r[2], r[3], r[6], r[7], r[14], r[15]) for r in notes[1:]] == [
             ("CN-00000001", "INV-00000001", "2026-11", "315", "31", "346", "不要 (1万円未満)")
         ]
         revenue = rows_of(await download(client, pfin, report="revenue", **period))
@@ -224,7 +224,7 @@ async def test_bnpl_exports_billing_writes_the_same_rows_as_the_api(committed_db
     result = await asyncio.to_thread(invoke, "invoices", "--operator", tenant.id, "--out", str(out))
     assert result.exit_code == 0, result.output
     [header, row] = rows_of(out.read_bytes())
-    assert (header[0], row[0], row[2], row[11]) == ("請求書番号", "INV-00000001", tenant.id, "4400")
+    assert (header[0], row[0], row[2], row[13]) == ("請求書番号", "INV-00000001", tenant.id, "4400")
     result = await asyncio.to_thread(invoke, "invoices", "--encoding", "cp932", "--out", "-")
     assert result.exit_code == 0 and "INV-00000001" in result.stdout_bytes.decode("cp932")
     result = await asyncio.to_thread(invoke, "invoices", "--operator", "opr_nope", "--out", "-")

@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from app.auth import require_roles
 from app.http.platform.billing import CreditNoteId, InvoiceId, MonthQ, StatusQ, parse_month
 from app.http.responses import LIST, READ
-from app.http.schemas.billing import CreditNoteOut, InvoiceOut
+from app.http.schemas.billing import CreditNoteOut, PlatformInvoiceOut
 from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
 from app.uow import Database
 from billing import service
@@ -31,7 +31,7 @@ class OperatorBillingController(Controller):
         starting_after: StartingAfter = None,
         created_gte: CreatedGte = None,
         created_lt: CreatedLt = None,
-    ) -> ListOf[InvoiceOut]:
+    ) -> ListOf[PlatformInvoiceOut]:
         async with db.read() as session:
             page, views = await service.list_invoices(
                 session,
@@ -41,7 +41,7 @@ class OperatorBillingController(Controller):
                 service_month=parse_month(month) if month else None,
             )
         by_id = {v.invoice.id: v for v in views}
-        return ListOf[InvoiceOut].of(page, lambda i: InvoiceOut.of(by_id[i.id], with_lines=False))
+        return ListOf[PlatformInvoiceOut].of(page, lambda i: PlatformInvoiceOut.of(by_id[i.id], with_lines=False))
 
     @get(
         "/invoices/{billing_invoice_id:str}",
@@ -51,9 +51,9 @@ class OperatorBillingController(Controller):
     )
     async def get_invoice(
         self, db: NamedDependency[Database], principal: NamedDependency[Principal], billing_invoice_id: InvoiceId
-    ) -> InvoiceOut:
+    ) -> PlatformInvoiceOut:
         async with db.read() as session:
-            return InvoiceOut.of(await service.invoice_view(session, principal, billing_invoice_id))
+            return PlatformInvoiceOut.of(await service.invoice_view(session, principal, billing_invoice_id))
 
     @get(
         "/credit-notes/{credit_note_id:str}",

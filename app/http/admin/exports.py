@@ -178,6 +178,13 @@ def _date(name: str, value: str | None) -> dt.date:
 
 def _period(date_from: str | None, date_to: str | None) -> tuple[dt.date, dt.date]:
     start, end = _date("from", date_from), _date("to", date_to)
+    for name, day in (("from", start), ("to", end)):
+        if not 2000 <= day.year <= 2999:
+            raise InvalidInput(
+                "Dates are between 2000-01-01 and 2999-12-31.",
+                code="validation_error",
+                issues=[FieldIssue(f"query:{name}", "a date between 2000-01-01 and 2999-12-31", "out_of_range")],
+            )
     check_period(start, end)
     return start, end
 

@@ -21,16 +21,16 @@ from app.http.schemas.billing import (
     BillingRunOut,
     CreditNoteIn,
     CreditNoteOut,
-    InvoiceOut,
     IssuerIn,
     IssuerOut,
     KpiOut,
-    PaymentIn,
-    PaymentOut,
     PlanCreate,
     PlanOut,
     PlanVersionIn,
     PlanVersionOut,
+    PlatformInvoiceOut,
+    PlatformPaymentIn,
+    PlatformPaymentOut,
     SubscriptionCancel,
     SubscriptionChangeIn,
     SubscriptionCreate,
@@ -75,8 +75,11 @@ def parse_month(value: str | None, name: str = "month", default: dt.date | None 
             raise InvalidInput(f"{name} is required", issues=[FieldIssue(f"query:{name}", "YYYY-MM", "required")])
         return default
     match = MONTH.match(value)
-    if match is None:
-        raise InvalidInput(f"{name} must be YYYY-MM", issues=[FieldIssue(f"query:{name}", "YYYY-MM", "pattern")])
+    if match is None or not 2000 <= int(match.group(1)) <= 2999:
+        raise InvalidInput(
+            f"{name} must be a month YYYY-MM between 2000-01 and 2999-12",
+            issues=[FieldIssue(f"query:{name}", "YYYY-MM, 2000-01 to 2999-12", "pattern")],
+        )
     return dt.date(int(match.group(1)), int(match.group(2)), 1)
 
 
@@ -370,12 +373,8 @@ class BillingRunController(Controller):
         principal: NamedDependency[Principal],
         idempotency: NamedDependency[Idempotency],
     ) -> Response[BillingRunOut]:
-        """The scheduler runs it every morning; running it again for a day changes nothing more."""
-        today = clock.jst_today()
-        if data.as_of > today + dt.timedelta(days=1):
-            raise InvalidInput(
-                "A billing run never looks ahead.", issues=[FieldIssue("#/as_of", f"at most {today}", "future")]
-            )
+        """The scheduler runs it every morning; running it again for a day changes nothing more. `as_of` is today
+        or a past day (JST): a run never bills a month that has not happened."""
 
         async def op(session: AsyncSession) -> BillingRunOut:
             summary = await service.run_billing(session, data.as_of, actor=principal.api_key_id)
@@ -410,7 +409,7 @@ class PlatformInvoiceController(Controller):
         starting_after: StartingAfter = None,
         created_gte: CreatedGte = None,
         created_lt: CreatedLt = None,
-    ) -> ListOf[InvoiceOut]:
+    ) -> ListOf[PlatformInvoiceOut]:
         service_month = parse_month(month) if month else None
         async with db.read() as session:
             page, views = await service.list_invoices(
@@ -422,7 +421,7 @@ class PlatformInvoiceController(Controller):
                 service_month=service_month,
             )
         by_id = {v.invoice.id: v for v in views}
-        return ListOf[InvoiceOut].of(page, lambda i: InvoiceOut.of(by_id[i.id], with_lines=False))
+        return ListOf[PlatformInvoiceOut].of(page, lambda i: PlatformInvoiceOut.of(by_id[i.id], with_lines=False))
 
     @get(
         "/{billing_invoice_id:str}",
@@ -433,9 +432,9 @@ class PlatformInvoiceController(Controller):
     )
     async def get_invoice(
         self, db: NamedDependency[Database], principal: NamedDependency[Principal], billing_invoice_id: InvoiceId
-    ) -> InvoiceOut:
+    ) -> PlatformInvoiceOut:
         async with db.read() as session:
-            return InvoiceOut.of(await service.invoice_view(session, principal, billing_invoice_id))
+            return PlatformInvoiceOut.of(await service.invoice_view(session, principal, billing_invoice_id))
 
     @post(
         "/{billing_invoice_id:str}/finalize",
@@ -450,13 +449,13 @@ class PlatformInvoiceController(Controller):
         billing_invoice_id: InvoiceId,
         principal: NamedDependency[Principal],
         idempotency: NamedDependency[Idempotency],
-    ) -> Response[InvoiceOut]:
+    ) -> Response[PlatformInvoiceOut]:
         """Only once its month is over, and after the operator's earlier drafts. Finalizing again answers the
         finalized invoice."""
 
-        async def op(session: AsyncSession) -> InvoiceOut:
+        async def op(session: AsyncSession) -> PlatformInvoiceOut:
             invoice = await service.finalize(session, principal, billing_invoice_id)
-            return InvoiceOut.of((await service.views(session, [invoice]))[0])
+            return PlatformInvoiceOut.of((await service.views(session, [invoice]))[0])
 
         return await idempotency.run(op)
 
@@ -498,11 +497,11 @@ class PlatformInvoiceController(Controller):
     async def payment(
         self,
         billing_invoice_id: InvoiceId,
-        data: JSONBody[PaymentIn],
+        data: JSONBody[PlatformPaymentIn],
         principal: NamedDependency[Principal],
         idempotency: NamedDependency[Idempotency],
-    ) -> Response[PaymentOut]:
-        async def op(session: AsyncSession) -> PaymentOut:
+    ) -> Response[PlatformPaymentOut]:
+        async def op(session: AsyncSession) -> PlatformPaymentOut:
             payment = await service.record_payment(
                 session,
                 principal,
@@ -511,7 +510,7 @@ class PlatformInvoiceController(Controller):
                 paid_on=data.paid_on,
                 reference=data.reference,
             )
-            return PaymentOut.model_validate(payment)
+            return PlatformPaymentOut.model_validate(payment)
 
         return await idempotency.run(op, status_code=201)
 

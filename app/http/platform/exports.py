@@ -62,6 +62,12 @@ async def _billing_download(
     header: str | None,
 ) -> Stream:
     report = _report(report_name, principal)
+    if report is exports.KPIS and operator_id is not None:
+        raise InvalidInput(
+            "The KPIs are the platform's, not an operator's.",
+            code="validation_error",
+            issues=[FieldIssue("query:operator_id", "not with report=kpis", "not_applicable")],
+        )
     start, end = _period(date_from, date_to)
     file = file_format(fmt, encoding, header)
     if not principal.is_platform:

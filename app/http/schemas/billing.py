@@ -32,7 +32,8 @@ Price = Annotated[
 ]
 Rate = Literal[10, 8, 0]
 Rounding = Literal["ROUND_DOWN", "ROUND_HALF_UP", "ROUND_UP"]
-Id = Annotated[str, Field(min_length=1, max_length=40)]
+Id = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[\x21-\x7e]+$")]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"  # no control characters (PostgreSQL text refuses NUL)
 
 
 class TierIn(WriteModel):
@@ -185,9 +186,11 @@ class IssuerIn(WriteModel):
         description="適格請求書発行事業者登録番号: T + 13 digits.",
         examples=["T7123456789012"],
     )
-    address: str = Field(min_length=1, max_length=300, examples=["東京都港区赤坂4-3-2"])
-    contact: str = Field(default="", max_length=200)
-    bank_account: str = Field(default="", max_length=200, description="Where tenants pay, printed on invoices.")
+    address: str = Field(min_length=1, max_length=300, pattern=PRINTABLE, examples=["東京都港区赤坂4-3-2"])
+    contact: str = Field(default="", max_length=200, pattern=PRINTABLE)
+    bank_account: str = Field(
+        default="", max_length=200, pattern=PRINTABLE, description="Where tenants pay, printed on invoices."
+    )
     rounding: Rounding = Field(default="ROUND_DOWN", description="Tax rounding, once per invoice per rate.")
     invoice_prefix: str = Field(default="INV", pattern=r"^[A-Z]{1,10}$")
     credit_note_prefix: str = Field(default="CN", pattern=r"^[A-Z]{1,10}$")
@@ -214,7 +217,7 @@ class IssuerOut(ReadModel):
         return cls.model_validate(issuer)
 
 
-class InvoiceLineOut(ReadModel):
+class PlatformInvoiceLineOut(ReadModel):
     position: int
     kind: Literal["base_fee", "addon_fee", "usage", "usage_correction"]
     description: str
@@ -235,7 +238,7 @@ class TaxOut(ReadModel):
     tax: int
 
 
-class InvoiceOut(ReadModel):
+class PlatformInvoiceOut(ReadModel):
     object: Literal["billing_invoice"] = "billing_invoice"
     id: str = Field(examples=["binv_01JD3Q5V6X7Y8Z9A0B1C2D3E4F"])
     number: str | None = Field(description="Gapless per issuer, given at finalization.", examples=["INV-00000042"])
@@ -253,14 +256,14 @@ class InvoiceOut(ReadModel):
     paid: int
     outstanding: int
     taxes: list[TaxOut] = Field(description="The tax per rate, computed once on the rate's total.")
-    lines: list[InvoiceLineOut]
+    lines: list[PlatformInvoiceLineOut]
     issuer: dict[str, Any] = Field(description="The issuer as it was at finalization (name, T-number, address).")
     customer: dict[str, Any]
     finalized_at: dt.datetime | None
     created_at: dt.datetime
 
     @classmethod
-    def of(cls, view: InvoiceView, *, with_lines: bool = True) -> InvoiceOut:
+    def of(cls, view: InvoiceView, *, with_lines: bool = True) -> PlatformInvoiceOut:
         inv = view.invoice
         return cls(
             id=inv.id,
@@ -279,7 +282,7 @@ class InvoiceOut(ReadModel):
             paid=view.paid,
             outstanding=view.outstanding,
             taxes=[TaxOut.model_validate(t) for t in view.taxes],
-            lines=[InvoiceLineOut.model_validate(ln) for ln in view.lines] if with_lines else [],
+            lines=[PlatformInvoiceLineOut.model_validate(ln) for ln in view.lines] if with_lines else [],
             issuer=inv.issuer,
             customer=inv.customer,
             finalized_at=inv.finalized_at,
@@ -296,13 +299,15 @@ class BillingRunOut(ReadModel):
 
 
 class CreditLineIn(WriteModel):
-    description: str = Field(min_length=1, max_length=200, examples=["2026年11月分 審査料金の値引き"])
+    description: str = Field(
+        min_length=1, max_length=200, pattern=PRINTABLE, examples=["2026年11月分 審査料金の値引き"]
+    )
     amount: StrictInt = Field(ge=1, le=10**10, description="Yen, tax excluded.", examples=[1000])
     tax_rate: Rate = 10
 
 
 class CreditNoteIn(WriteModel):
-    reason: str = Field(min_length=1, max_length=300, examples=["障害による返金 (11/12 の審査停止)"])
+    reason: str = Field(min_length=1, max_length=300, pattern=PRINTABLE, examples=["障害による返金 (11/12 の審査停止)"])
     lines: list[CreditLineIn] = Field(min_length=1, max_length=50)
 
 
@@ -313,6 +318,11 @@ class CreditNoteOut(ReadModel):
     operator_id: str = Field(validation_alias="tenant_id")
     invoice_id: str
     issue_date: dt.date
+    invoice_number: str = Field(description="The original invoice (the sale this returns part of).")
+    invoice_service_month: str = Field(
+        description="The month the original invoice billed (the sale's date), YYYY-MM.", examples=["2026-11"]
+    )
+    invoice_issue_date: dt.date
     reason: str
     currency: str
     subtotal: int
@@ -328,16 +338,22 @@ class CreditNoteOut(ReadModel):
 
     @classmethod
     def of(cls, note: CreditNote) -> CreditNoteOut:
-        return cls.model_validate(note)
+        return cls.model_validate(
+            {
+                **{name: getattr(note, name) for name in cls.model_fields if hasattr(note, name)},
+                "tenant_id": note.tenant_id,
+                "invoice_service_month": f"{note.invoice_service_month:%Y-%m}",
+            }
+        )
 
 
-class PaymentIn(WriteModel):
+class PlatformPaymentIn(WriteModel):
     amount: StrictInt = Field(ge=1, le=10**11, examples=[5940])
     paid_on: dt.date = Field(examples=["2026-12-25"])
-    reference: str = Field(default="", max_length=100, examples=["振込 ｶ)ﾃﾞﾓBNPL"])
+    reference: str = Field(default="", max_length=100, pattern=PRINTABLE, examples=["振込 ｶ)ﾃﾞﾓBNPL"])
 
 
-class PaymentOut(ReadModel):
+class PlatformPaymentOut(ReadModel):
     object: Literal["billing_payment"] = "billing_payment"
     id: str
     invoice_id: str

@@ -68,4 +68,13 @@ def page_request(
     return PageRequest(limit=limit, starting_after=starting_after, created_gte=created_gte, created_lt=created_lt)
 
 
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", examples=["Demo Shop"])]
+# Not blank, and no control characters (a NUL would reach PostgreSQL, which refuses it in text).
+Name = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$",
+        examples=["Demo Shop"],
+    ),
+]

@@ -195,6 +195,15 @@ def billing(
     async def setup(session: Any, principal: Any) -> Callable[[Any], AsyncIterable[Sequence[Any]]]:
         return lambda s: billing_exports.rows_of(spec, s, principal, start, end, operator_id)
 
+    def copied(session: Any, principal: Any) -> AsyncIterator[bytes] | None:
+        from domain.kit.dialect import is_postgres
+
+        if spec is not billing_exports.USAGE or file.fmt != "csv" or not is_postgres(session):
+            return None
+        return billing_exports.usage_csv_copy(
+            session, principal, start, end, operator_id, encoding=file.encoding, header=file.header
+        )
+
     _run(
         operator_id,
         setup,
@@ -206,6 +215,7 @@ def billing(
         title=spec.title,
         period=(start, end),
         platform=True,
+        raw_chunks=copied,
     )
 
 
@@ -239,6 +249,7 @@ def _run(
     title: str,
     period: tuple[dt.date, dt.date],
     platform: bool = False,
+    raw_chunks: Callable[[Any, Any], AsyncIterator[bytes] | None] | None = None,
 ) -> None:
     from domain.kit import clock
     from domain.kit.errors import DomainError
@@ -262,6 +273,16 @@ def _run(
                 click.echo(f"{counted['rows']:,} rows…", err=True)
             yield row
 
+    async def counting_lines(chunks: AsyncIterator[bytes], *, header: bool) -> AsyncIterator[bytes]:
+        """Rows of a file written by the database (one line each), for the progress lines and the summary."""
+        counted["rows"] = -1 if header else 0
+        async for chunk in chunks:
+            before = counted["rows"]
+            counted["rows"] += chunk.count(b"\n")
+            if counted["rows"] // PROGRESS_EVERY > max(before, 0) // PROGRESS_EVERY:
+                click.echo(f"{counted['rows']:,} rows…", err=True)
+            yield chunk
+
     async def main() -> None:
         async with open_db(settings) as db:
             try:
@@ -281,14 +302,18 @@ def _run(
             target = None if to_stdout else await anyio.open_file(part, "wb")
             try:
                 async with db.transaction() as session:
-                    chunks = file_chunks(
-                        columns,
-                        counting(rows_of(session)),
-                        file,
-                        guard_formulas=guard_formulas,
-                        sheet=sheet,
-                        conditions=conditions,
-                    )
+                    chunks = raw_chunks(session, principal) if raw_chunks is not None else None
+                    if chunks is not None:
+                        chunks = counting_lines(chunks, header=file.header != "none")
+                    else:
+                        chunks = file_chunks(
+                            columns,
+                            counting(rows_of(session)),
+                            file,
+                            guard_formulas=guard_formulas,
+                            sheet=sheet,
+                            conditions=conditions,
+                        )
                     async for chunk in chunks:
                         counted["bytes"] += len(chunk)
                         if stdout is not None:

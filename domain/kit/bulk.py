@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from itertools import islice
 from typing import Any
 
@@ -54,3 +54,14 @@ async def insert_rows(
         await session.execute(
             table.insert(), [dict(zip(columns, row, strict=True)) for row in rows[start : start + _BLOCK]]
         )
+
+
+async def copy_out_csv(session: AsyncSession, query: str, params: Sequence[Any]) -> AsyncIterator[bytes]:
+    """PostgreSQL only: ``COPY (query) TO STDOUT`` as CSV (RFC 4180 quoting, ``\n`` line ends), in the caller's
+    transaction, chunk by chunk as the server sends them. ``query`` is built from constants; ``params`` are bound
+    (psycopg composes them client-side, as COPY takes no server parameters)."""
+    connection = await session.connection()
+    raw = (await connection.get_raw_connection()).driver_connection
+    async with raw.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", params) as copy:
+        async for data in copy:
+            yield bytes(data)

@@ -229,3 +229,73 @@ async def test_bnpl_exports_billing_writes_the_same_rows_as_the_api(committed_db
     assert result.exit_code == 0 and "INV-00000001" in result.stdout_bytes.decode("cp932")
     result = await asyncio.to_thread(invoke, "invoices", "--operator", "opr_nope", "--out", "-")
     assert result.exit_code != 0 and "opr_nope" in result.output
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize(("encoding", "header"), [("utf-8-bom", "ja"), ("cp932", "ja"), ("utf-8", "key")])
+async def test_the_usage_copy_path_writes_the_same_bytes_as_the_rendered_rows(db, tenant_a, encoding, header):
+    """On PostgreSQL the usage detail is written by COPY; it must equal the generic rendering byte for byte: JST
+    seconds, the formula guard, RFC 4180 quoting, CRLF, the BOM and the header."""
+    from sqlalchemy import insert
+
+    from billing import exports
+    from billing.metering import UsageEvent
+    from domain.kit.tabular import csv_chunks
+
+    await usage(db, tenant_a.id, 3, jst(2026, 11, 30, 23, 59, 59, 999_999))
+    await usage(db, tenant_a.id, 2, jst(2026, 11, 1, 0, 0, 0))
+    odd = ["=SUM(A1)", "+1", "-2", "@x", 'a,"b"', "plain"]
+    async with db.transaction() as s:
+        await s.execute(
+            insert(UsageEvent),
+            [
+                {
+                    "tenant_id": tenant_a.id,
+                    "id": f"use_odd{i:02d}",
+                    "kind": "omotion_check",
+                    "source_id": key,
+                    "occurred_at": jst(2026, 11, 15, 9, 30, i),
+                    "quantity": i + 1,
+                }
+                for i, key in enumerate(odd)
+            ],
+        )
+    start, end = dt.date(2026, 11, 1), dt.date(2026, 11, 30)
+    for tenant in (tenant_a.id, None):
+        async with db.transaction() as s:
+            copied = b"".join(
+                [
+                    c
+                    async for c in exports.usage_csv_copy(
+                        s, PLATFORM, start, end, tenant, encoding=encoding, header=header
+                    )
+                ]
+            )
+            rows = exports.usage_rows(s, PLATFORM, start, end, tenant)
+            rendered = b"".join(
+                [c async for c in csv_chunks(exports.USAGE.columns, rows, encoding=encoding, header=header)]
+            )
+        assert copied == rendered
+    assert b"'=SUM(A1)" in copied and b'"a,""b"""' in copied and b",2026-11-30 23:59:59," in copied
+    assert copied.count(b"\r\n") == 1 + 11 and b"\n" not in copied.replace(b"\r\n", b"")
+
+
+async def test_bnpl_exports_billing_usage_counts_its_rows(committed_db, tmp_path):
+    """The usage detail from a shell (COPY on PostgreSQL, rendered rows on SQLite): rows, JST, the summary line."""
+    import asyncio
+
+    from click.testing import CliRunner
+
+    from app.cli import cli
+    from tests.fixtures.factories import create_tenant
+
+    tenant = await create_tenant(committed_db, "Delta BNPL")
+    await usage(committed_db, tenant.id, 25, jst(2026, 11, 30, 23, 59, 59))
+    await usage(committed_db, tenant.id, 4, jst(2026, 12, 1, 0, 0, 0))
+    out = tmp_path / "riyou.csv"
+    args = ["exports", "billing", "usage", "--from", "2026-11-01", "--to", "2026-11-30", "--out", str(out)]
+    result = await asyncio.to_thread(CliRunner().invoke, cli, args)
+    assert result.exit_code == 0, result.output
+    [header, *rows] = rows_of(out.read_bytes())
+    assert (header[4], len(rows), {r[4] for r in rows}) == ("発生日時 (JST)", 25, {"2026-11-30 23:59:59"})
+    assert "利用明細: 25 rows" in result.stderr

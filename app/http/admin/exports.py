@@ -208,6 +208,7 @@ async def _download(
     guard_formulas: bool,
     sheet: str,
     conditions: Sequence[tuple[str, str]],
+    raw_chunks: Callable[[AsyncSession], AsyncIterator[bytes] | None] | None = None,
 ) -> Stream:
     """The file as a streamed download. Its first chunk is made before the response starts, so that a failure to
     begin (the database unavailable: 503; a domain error) is still a problem response, not a truncated file. (For
@@ -216,9 +217,12 @@ async def _download(
     async def body() -> AsyncIterator[bytes]:
         # One transaction for the one streamed SELECT (a server-side cursor needs one on PostgreSQL).
         async with db.transaction() as session:
-            chunks = file_chunks(
-                columns, rows(session), file, guard_formulas=guard_formulas, sheet=sheet, conditions=conditions
-            )
+            # An export may write its file itself (the usage detail: COPY on PostgreSQL); else rows are rendered.
+            chunks = raw_chunks(session) if raw_chunks is not None else None
+            if chunks is None:
+                chunks = file_chunks(
+                    columns, rows(session), file, guard_formulas=guard_formulas, sheet=sheet, conditions=conditions
+                )
             async for chunk in chunks:
                 yield chunk
 

@@ -6,6 +6,7 @@ is sent, so a bad one is a 422 problem naming it (``docs/exports.md``).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, get
@@ -19,6 +20,7 @@ from app.http.admin.exports import EncodingQ, FormatQ, From, HeaderQ, To, _condi
 from app.http.responses import LIST
 from app.uow import Database
 from billing import exports
+from domain.kit.dialect import is_postgres
 from domain.kit.errors import FieldIssue, InvalidInput
 from domain.kit.tabular import file_format
 from domain.kit.tenancy import Principal, Role
@@ -80,10 +82,25 @@ async def _billing_download(
     def rows(session: AsyncSession) -> Any:
         return exports.rows_of(report, session, principal, start, end, operator_id)
 
+    def copied(session: AsyncSession) -> AsyncIterator[bytes] | None:
+        if report is not exports.USAGE or file.fmt != "csv" or not is_postgres(session):
+            return None
+        return exports.usage_csv_copy(
+            session, principal, start, end, operator_id, encoding=file.encoding, header=file.header
+        )
+
     conditions = _conditions(report.title, who, operator_id or "-", start, end)
     suffix = f"-{operator_id}" if operator_id and principal.is_platform else ""
     return await _download(
-        db, rows, report.columns, file, f"{report.name}{suffix}-{start}-{end}", True, report.title[:31], conditions
+        db,
+        rows,
+        report.columns,
+        file,
+        f"{report.name}{suffix}-{start}-{end}",
+        True,
+        report.title[:31],
+        conditions,
+        raw_chunks=copied,
     )
 
 

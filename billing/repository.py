@@ -89,6 +89,15 @@ class BillingRepository(Repository):
             return {}
         return {p.id: p for p in await self.session.scalars(select(Plan).where(Plan.id.in_(set(ids))))}
 
+    # -- customers (operators: billing reads their name only; domain.tenancy is not ours to import) ------------
+    async def customers(self, tenant_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """operator id → {operator_id, name} of the operators that exist."""
+        if not tenant_ids:
+            return {}
+        stmt = text("SELECT id, name FROM operators WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
+        rows = (await self.session.execute(stmt, {"ids": list(tenant_ids)})).all()
+        return {r[0]: {"operator_id": r[0], "name": r[1]} for r in rows}
+
     # -- issuer -----------------------------------------------------------------------------------------------
     async def issuer(self, *, lock: bool = False) -> BillingIssuer | None:
         stmt = select(BillingIssuer).where(BillingIssuer.id == ISSUER_ID)

@@ -78,7 +78,7 @@ from domain.kit.dialect import advisory_xact_lock, is_postgres
 from domain.kit.errors import FieldIssue
 from domain.kit.ids import new_id
 from domain.kit.pagination import Page, PageRequest
-from domain.kit.tenancy import Principal
+from domain.kit.tenancy import Principal, Role
 
 SYSTEM = "system"
 PLATFORM_COUNTER_SCOPE = "platform"  # tenant_counters row of the platform's gapless series
@@ -317,14 +317,10 @@ async def seed_catalog(session: AsyncSession) -> list[Plan]:
 
 
 async def _customer(session: AsyncSession, tenant_id: str) -> dict[str, Any]:
-    from sqlalchemy import text
-
-    row = (
-        await session.execute(text("SELECT id, name FROM operators WHERE id = :id"), {"id": tenant_id})
-    ).one_or_none()
-    if row is None:
+    found = (await BillingRepository.from_session(session).customers([tenant_id])).get(tenant_id)
+    if found is None:
         raise CustomerNotFound(f"no operator {tenant_id}")
-    return {"operator_id": row[0], "name": row[1]}
+    return found
 
 
 def _check_effective(day: dt.date, pointer: str) -> None:
@@ -517,8 +513,6 @@ async def _subscription_for_change(session: AsyncSession, principal: Principal |
 
 
 def _platform(actor: str) -> Principal:
-    from domain.kit.tenancy import Role
-
     return Principal(api_key_id=actor, role=Role.PLATFORM)
 
 
@@ -923,13 +917,7 @@ async def _usage_of(
 
 
 async def _customers(session: AsyncSession, tenant_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    if not tenant_ids:
-        return {}
-    from sqlalchemy import bindparam, text
-
-    stmt = text("SELECT id, name FROM operators WHERE id IN :ids").bindparams(bindparam("ids", expanding=True))
-    rows = (await session.execute(stmt, {"ids": list(tenant_ids)})).all()
-    return {r[0]: {"operator_id": r[0], "name": r[1]} for r in rows}
+    return await BillingRepository.from_session(session).customers(tenant_ids)
 
 
 def due_date_for(issue: dt.date, terms_days: int) -> dt.date:

@@ -1148,6 +1148,19 @@ async def list_invoices(
 # ============================================================================================================
 
 
+async def _finalized_for_update(
+    session: AsyncSession, principal: Principal | str, invoice_id: str, action: str
+) -> tuple[BillingInvoice, InvoiceView]:
+    """The finalized invoice, locked (credit notes and payments of one invoice take turns), with its balances."""
+    scope = principal if isinstance(principal, Principal) else _platform(principal)
+    invoice = await BillingRepository.from_session(session).invoice(scope, invoice_id, lock=True)
+    if invoice is None:
+        raise BillingInvoiceNotFound(f"no invoice {invoice_id}")
+    if invoice.status != "finalized":
+        raise InvoiceNotFinalized(f"a draft is not {action}: it is recounted until it is finalized")
+    return invoice, (await views(session, [invoice]))[0]
+
+
 @dataclass(frozen=True, slots=True)
 class CreditLine:
     description: str
@@ -1166,14 +1179,7 @@ async def issue_credit_note(
 ) -> CreditNote:
     """A 適格返還請求書 reducing a finalized invoice: per rate, never more than what is left of the invoice's base and
     tax; its tax computed once per rate; numbered gapless in its own series."""
-    repo = BillingRepository.from_session(session)
-    scope = principal if isinstance(principal, Principal) else _platform(principal)
-    invoice = await repo.invoice(scope, invoice_id, lock=True)
-    if invoice is None:
-        raise BillingInvoiceNotFound(f"no invoice {invoice_id}")
-    if invoice.status != "finalized":
-        raise InvoiceNotFinalized("a draft is corrected by the next run, not by a credit note")
-    view = (await views(session, [invoice]))[0]
+    invoice, view = await _finalized_for_update(session, principal, invoice_id, "corrected by a credit note")
     base_left = {t.tax_rate: t.taxable_base for t in view.taxes}
     tax_left = {t.tax_rate: t.tax for t in view.taxes}
     for note in view.credit_notes:
@@ -1267,14 +1273,7 @@ async def record_payment(
     reference: str = "",
 ) -> BillingPayment:
     """A tenant paid (part of) an invoice. Never more than its outstanding balance."""
-    repo = BillingRepository.from_session(session)
-    scope = principal if isinstance(principal, Principal) else _platform(principal)
-    invoice = await repo.invoice(scope, invoice_id, lock=True)
-    if invoice is None:
-        raise BillingInvoiceNotFound(f"no invoice {invoice_id}")
-    if invoice.status != "finalized":
-        raise InvoiceNotFinalized("a draft cannot be paid yet")
-    view = (await views(session, [invoice]))[0]
+    invoice, view = await _finalized_for_update(session, principal, invoice_id, "paid")
     if amount > view.outstanding:
         raise PaymentExceedsBalance(
             f"¥{amount:,} exceeds the ¥{view.outstanding:,} outstanding on {invoice.number}",

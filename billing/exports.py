@@ -19,7 +19,7 @@ from billing.metering import UsageEvent
 from billing.models import BillingInvoice, CreditNote
 from billing.pricing import month_start, next_month
 from billing.repository import readable
-from billing.service import InvoiceView, views
+from billing.service import InvoiceView, allow_long_statements, views
 from domain.kit import clock
 from domain.kit.bulk import copy_out_csv
 from domain.kit.tabular import Column
@@ -309,8 +309,9 @@ async def usage_rows(
         stmt = stmt.order_by(UsageEvent.occurred_at)
     result = await session.stream(stmt.execution_options(yield_per=yield_per))
     try:
-        async for row in result:
-            yield tuple(row)
+        async for partition in result.partitions():  # a fetch at a time: stepping row by row costs 2-3x
+            for row in partition:
+                yield tuple(row)
     finally:
         await result.close()
 
@@ -353,9 +354,13 @@ async def usage_csv_copy(
         titles = [c.header if header == "ja" else c.key for c in USAGE.columns]
         line = ",".join(titles) + "\r\n"
         first += line.encode("cp932" if encoding == "cp932" else "utf-8")
-    if first:
-        yield first
-    async for data in copy_out_csv(session, query, params):
+    await allow_long_statements(session)  # a month of events takes longer than the API's statement timeout
+    # The header goes out with the first data, so that a COPY that fails to start is an error, not a 200 and a file
+    # with a header only (the download answers only once the first chunk is made).
+    chunks = copy_out_csv(session, query, params)
+    data = await anext(chunks, b"")
+    yield first + data.replace(b"\n", b"\r\n")
+    async for data in chunks:
         yield data.replace(b"\n", b"\r\n")
 
 

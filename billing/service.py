@@ -576,13 +576,13 @@ async def usage_summary(
     """Units per tenant and metric in a JST month (the same aggregation the invoices use)."""
     if not principal.is_platform:
         tenant_id = principal.require_tenant()
-    rows = await BillingRepository.from_session(session).usage_by_day(
+    rows = await BillingRepository.from_session(session).usage_totals(
         month_start(month), [tenant_id] if tenant_id else None
     )
-    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for tenant, metric, _day, units in rows:
-        out[tenant][metric] += units
-    return {t: dict(m) for t, m in out.items()}
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    for tenant, metric, units in rows:
+        out[tenant][metric] = units
+    return dict(out)
 
 
 # ============================================================================================================

@@ -20,7 +20,6 @@ from billing.models import (
 from domain.checkout.models import Capture, Consumer, ConsumerKey, CreditPolicyVersion, Order, Refund
 from domain.collections.models import DunningAction, Notification, Payment, PaymentAllocation, PaymentFile
 from domain.invoicing.models import Invoice
-from domain.settlement.models import MerchantContract, PayoutFile, Settlement, SettlementLine
 from domain.kit.audit import AuditEvent
 from domain.kit.counters import TenantCounter
 from domain.kit.db import Base, metadata
@@ -28,6 +27,7 @@ from domain.kit.idempotency import IdempotencyRecord
 from domain.kit.jobs import Lease
 from domain.kit.outbox import OutboxMessage, ProcessedMessage
 from domain.ledger.models import JournalEntry, LedgerAccount, Posting
+from domain.settlement.models import MerchantContract, PayoutFile, Settlement, SettlementLine
 from domain.tenancy.models import ApiKey, Merchant, Operator
 from domain.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from fraud.models import (

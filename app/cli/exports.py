@@ -251,7 +251,10 @@ def _run(
     platform: bool = False,
     raw_chunks: Callable[[Any, Any], AsyncIterator[bytes] | None] | None = None,
 ) -> None:
+    from sqlalchemy import text
+
     from domain.kit import clock
+    from domain.kit.dialect import is_postgres
     from domain.kit.errors import DomainError
     from domain.kit.tabular import file_chunks
     from domain.kit.tenancy import Principal, Role
@@ -302,6 +305,8 @@ def _run(
             target = None if to_stdout else await anyio.open_file(part, "wb")
             try:
                 async with db.transaction() as session:
+                    if is_postgres(session):  # a large export outlasts the statement timeout of the API's sessions
+                        await session.execute(text("SET LOCAL statement_timeout = '600s'"))
                     chunks = raw_chunks(session, principal) if raw_chunks is not None else None
                     if chunks is not None:
                         chunks = counting_lines(chunks, header=file.header != "none")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.kit.dialect import is_postgres
 
 _BLOCK = 5_000
+_OUT_CHUNK = 64 * 1024
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -62,6 +63,12 @@ async def copy_out_csv(session: AsyncSession, query: str, params: Sequence[Any])
     (psycopg composes them client-side, as COPY takes no server parameters)."""
     connection = await session.connection()
     raw = (await connection.get_raw_connection()).driver_connection
+    buffer = bytearray()
     async with raw.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)", params) as copy:
-        async for data in copy:
-            yield bytes(data)
+        async for data in copy:  # one message per row: gathered into 64 KiB chunks, not sent row by row
+            buffer += data
+            if len(buffer) >= _OUT_CHUNK:
+                yield bytes(buffer)
+                buffer.clear()
+    if buffer:
+        yield bytes(buffer)

@@ -134,8 +134,9 @@ class SettlementExportRepository(Repository):
     ) -> AsyncIterator[Any]:
         result = await self.session.stream(self.statement(principal, start, end).execution_options(yield_per=yield_per))
         try:
-            async for row in result:
-                yield row
+            async for partition in result.partitions():  # a fetch at a time: stepping row by row costs 2-3x
+                for row in partition:
+                    yield row
         finally:
             await result.close()
 

@@ -16,12 +16,14 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Stream
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
 from app.http.responses import LIST
 from app.uow import Database
 from domain.kit import clock
+from domain.kit.dialect import is_postgres
 from domain.kit.errors import FieldIssue, InvalidInput
 from domain.kit.tabular import Column, FileFormat, check_period, file_chunks, file_format
 from domain.kit.tenancy import Principal, Role
@@ -217,6 +219,8 @@ async def _download(
     async def body() -> AsyncIterator[bytes]:
         # One transaction for the one streamed SELECT (a server-side cursor needs one on PostgreSQL).
         async with db.transaction() as session:
+            if is_postgres(session):  # a large export outlasts the API's statement timeout (it streams, it is fine)
+                await session.execute(text("SET LOCAL statement_timeout = '600s'"))
             # An export may write its file itself (the usage detail: COPY on PostgreSQL); else rows are rendered.
             chunks = raw_chunks(session) if raw_chunks is not None else None
             if chunks is None:

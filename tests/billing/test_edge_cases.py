@@ -39,9 +39,8 @@ async def invoices_of(db, tenant_id: str) -> list[service.InvoiceView]:
 
 
 async def test_a_run_that_skips_a_month_still_bills_that_month(db, tenant_a):
-    """The scheduler was down all of December (or finance catches up with `bnpl jobs run billing --as-of
-    2027-01-04`): run_billing only drafts the month just before as_of, so November is never invoiced, by this run
-    or by any later one."""
+    """The scheduler was down all of December (or finance catches up with `--as-of 2027-01-04`): the run drafts every
+    month of the last year that a subscription covered and no run billed, so November is invoiced, before December."""
     await issuer(db)
     made, _ = await plan(db)
     with freeze_time("2026-11-01 00:00:00", real_asyncio=True):
@@ -55,10 +54,8 @@ async def test_a_run_that_skips_a_month_still_bills_that_month(db, tenant_a):
 
 
 async def test_a_run_for_tomorrow_does_not_finalize_before_the_grace_window_ends(client, db, platform_key, tenant_a):
-    """POST /platform/v1/billing-runs accepts `as_of` up to today + 1 ("A billing run never looks ahead"): on
-    2026-12-03 (JST) a run "as of" 2026-12-04 finalizes November a day before its 3 grace days are over, with an
-    issue date, due date and ledger entry dated tomorrow; November usage reported later on the 3rd no longer lands
-    on November's invoice."""
+    """A run dated tomorrow is refused (422): on 2026-12-03 (JST) November stays a draft until its 3 grace days are
+    over, so November usage reported on the 3rd still lands on it."""
     await issuer(db)
     made, _ = await plan(db)
     with freeze_time("2026-11-01 00:00:00", real_asyncio=True):
@@ -74,10 +71,8 @@ async def test_a_run_for_tomorrow_does_not_finalize_before_the_grace_window_ends
 async def test_with_no_grace_days_a_run_for_tomorrow_finalizes_a_month_that_is_not_over(
     client, db, platform_key, tenant_a
 ):
-    """The same look-ahead with `grace_days: 0` (allowed, ge=0): on 2026-11-30 (JST) a run as of 2026-12-01
-    finalizes November while it is still November (finalize() checks the month is over against the *issue date*,
-    tomorrow). Usage later that day is never billed: screenings are never marked late, nor is an ingested event of
-    the current month, and the finalized November is never recounted. The ¥40 of 10 more screenings is lost."""
+    """With `grace_days: 0`, no run dated ahead can finalize November while it is still November (JST): the month is
+    finalized only once it is over, and the 10 screenings of its last day are billed (¥40)."""
     await issuer(db, grace_days=0)
     made, _ = await plan(db)
     with freeze_time("2026-11-01 00:00:00", real_asyncio=True):
@@ -97,10 +92,8 @@ async def test_with_no_grace_days_a_run_for_tomorrow_finalizes_a_month_that_is_n
 
 
 async def test_a_mistyped_future_as_of_does_not_bill_a_month_that_has_not_happened(db, tenant_a):
-    """`bnpl jobs run billing --as-of 2027-06-04` typed on 2026-12-10 (2027 for 2026) reaches run_billing
-    unchecked (only the HTTP handler bounds as_of): it drafts *May 2027* for every subscriber and finalizes it at
-    once, numbered, immutable and posted to the ledger with a June 2027 date, while December to April are skipped
-    (see the first finding). May's real usage will never be billed: its invoice is already final."""
+    """`bnpl jobs run billing --as-of 2027-06-04` typed on 2026-12-10 fails as a business error: a run never drafts or
+    finalizes a month that has not happened."""
     import app.worker.actors  # noqa: F401 - registers the actors, as `bnpl jobs` does
     from app.worker.registry import execute
 
@@ -145,9 +138,8 @@ async def test_kpi_a_cancellation_effective_on_the_1st_is_churn_of_the_month_it_
 
 
 async def test_ar_aging_as_of_a_past_date_counts_only_payments_made_by_then(db, tenant_a):
-    """AR aging "as of `to`" selects invoices issued by `to` but takes their outstanding from every payment and
-    credit note ever recorded: an invoice due 2026-12-31 and paid on 2027-01-20 is missing from the aging as of
-    2027-01-10, when it was 10 days overdue."""
+    """AR aging as of a day counts only the payments and credit notes made by then: an invoice due 2026-12-31 and paid
+    on 2027-01-20 is 10 days overdue in the aging as of 2027-01-10."""
     await issuer(db)
     made, _ = await plan(db)
     with freeze_time("2026-11-01 00:00:00", real_asyncio=True):
@@ -192,9 +184,8 @@ async def test_odd_dates_are_4xx_not_500(client, db, platform_key, method, path,
 
 
 async def test_invoice_register_shows_every_tax_rate_the_invoice_has(db, tenant_a):
-    """Plans may be at 0 % (`tax_rate: 0` is accepted by the catalog and the credit-note API), but the invoice
-    register and the credit-note register only have 10 % and 8 % columns (`exports.RATES`): a 0 % base vanishes,
-    and the per-rate columns no longer add up to the subtotal the row shows (適格請求書: 税率ごとに区分した合計)."""
+    """The registers have 10 %, 8 % and 0 % columns, so the per-rate bases always add up to the subtotal the row shows
+    (適格請求書: 税率ごとに区分した合計)."""
     await issuer(db)
     base, _ = await plan(db)
     exempt, _ = await plan(
@@ -235,9 +226,8 @@ async def test_invoice_register_shows_every_tax_rate_the_invoice_has(db, tenant_
     ],
 )
 async def test_a_nul_character_in_text_is_a_422_not_a_500(client, db, platform_key, tenant_a, path, body):
-    """PostgreSQL text cannot hold U+0000; the billing schemas accept it (no pattern on ids, reasons, descriptions,
-    references, names), so psycopg's DataError surfaces as a 500. (app/http/schemas/payments.py has PRINTABLE for
-    exactly this.)"""
+    """PostgreSQL text cannot hold U+0000: ids, reasons, descriptions, references and names refuse control characters,
+    so a NUL is a 422 naming the field, never a psycopg DataError surfacing as a 500."""
     await issuer(db)
     made, _ = await plan(db)
     with freeze_time("2026-11-01 00:00:00", real_asyncio=True):
@@ -267,9 +257,8 @@ async def test_a_nul_character_in_text_is_a_422_not_a_500(client, db, platform_k
 
 @pytest.mark.postgres_only
 async def test_racing_first_issuer_puts_are_all_answered(committed_db):
-    """The first PUT /platform/v1/billing/issuer inserts the single row, and `SELECT … FOR UPDATE` locks nothing
-    while the row does not exist: two first PUTs both INSERT id='platform' and the loser's IntegrityError is a 500
-    (over HTTP, 20 racing PUTs give 500s in most runs). Here the interleaving is made deterministic."""
+    """Two first PUTs of the issuer at once (the row does not exist yet, so `FOR UPDATE` locks nothing): an advisory
+    lock makes one insert and the other update; both are answered. Here the interleaving is made deterministic."""
     fields = {"legal_name": "株式会社BNPL", "registration_number": "T7123456789012", "address": "東京都港区赤坂4-3-2"}
 
     async def second() -> None:
@@ -287,10 +276,8 @@ async def test_racing_first_issuer_puts_are_all_answered(committed_db):
 
 
 async def test_a_credit_note_names_the_original_invoice_and_its_month(client, db, platform_key, tenant_a):
-    """適格返還請求書 ② needs the date of the original sale (a month such as "11月分" is enough), and docs/billing.md
-    promises the credit note carries "the original invoice's number and month". The row keeps only `invoice_id`;
-    CreditNoteOut (platform and operator GETs) has neither the original number nor its service month, so the
-    document the operator receives lacks a required field (only the CSV export joins them in)."""
+    """適格返還請求書 ② needs the date of the original sale: a credit note keeps and returns the original invoice's
+    number, its service month and its issue date (platform and operator GETs)."""
     await issuer(db)
     made, _ = await plan(db)
     with freeze_time("2026-11-01 00:00:00", real_asyncio=True):
@@ -311,9 +298,8 @@ async def test_a_credit_note_names_the_original_invoice_and_its_month(client, db
 
 
 async def test_kpi_export_for_one_operator_is_not_every_operators(client, db, platform_key, tenant_a, tenant_b):
-    """`report=kpis&operator_id=…` is accepted and the file is named after the operator (and, in XLSX, its
-    conditions sheet names it), but `rows_of` drops the operator for KPIs and returns the whole platform's figures
-    (here Beta's ¥4,000 of stock, while Alpha has no subscription at all)."""
+    """The KPIs are the platform's: `report=kpis&operator_id=…` is a 422 naming operator_id, never a file named after
+    one operator holding everyone's figures."""
     made, _ = await plan(db)
     with freeze_time("2026-11-01 00:00:00", real_asyncio=True):
         await subscribe(db, tenant_b.id, made.id, NOV)
@@ -340,10 +326,8 @@ async def test_kpi_export_for_one_operator_is_not_every_operators(client, db, pl
 
 
 async def test_the_existing_public_schema_names_are_kept(client):
-    """billing's `InvoiceOut` and `PaymentOut` share their class names with the orders' and payments' models, so
-    Litestar now namespaces all of them: the merchant API's `InvoiceOut` (GET /v1/orders/{id}/invoices) becomes
-    `orders_InvoiceOut` and the admin `PaymentOut` becomes `payments_PaymentOut`. Every client generated from the
-    OpenAPI document sees its types renamed by a change that did not touch those endpoints."""
+    """Billing's schemas are `Platform…`-named so that existing components keep their names (`InvoiceOut` of the
+    merchant API, `PaymentOut` of the admin API): generated clients see no renamed types."""
     components = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
     assert {"InvoiceOut", "PaymentOut"} <= set(components), sorted(
         k for k in components if "InvoiceOut" in k or "PaymentOut" in k

@@ -22,6 +22,7 @@ from domain.kit import clock
 from domain.kit.dialect import advisory_xact_lock
 from domain.kit.errors import UnbalancedEntry
 from domain.kit.ids import new_id
+from domain.kit.postings import check_postings
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +70,15 @@ class EntrySpec:
     memo: str = ""
 
 
-def _checked(source_ref: str, legs: list[Leg]) -> list[Leg]:
+def _checked(source_ref: str, legs: list[Leg], currency: str) -> list[Leg]:
+    """The legs without zeros, checked by the double-entry rule the operators' ledger uses (``domain.kit.postings``)."""
     legs = [leg for leg in legs if leg.amount != 0]
     if not legs:
         return legs
     unknown = {leg.account for leg in legs} - ACCOUNTS.keys()
     if unknown:
         raise UnbalancedEntry(f"unknown platform accounts: {sorted(unknown)}")
-    if any(type(leg.amount) is not int or leg.amount < 0 for leg in legs) or len(legs) < 2:
-        raise UnbalancedEntry(f"{source_ref}: at least two legs of positive integer amounts")
-    net = sum(leg.amount if leg.direction == "debit" else -leg.amount for leg in legs)
-    if net != 0:
-        raise UnbalancedEntry(f"{source_ref} does not balance: net {net}")
+    check_postings(source_ref, [(currency, leg.direction, leg.amount) for leg in legs])
     return legs
 
 
@@ -92,7 +90,7 @@ async def post_many(session: AsyncSession, entries: list[EntrySpec]) -> None:
     posting_rows: list[dict[str, object]] = []
     now = clock.utc_now()
     for spec in entries:
-        legs = _checked(spec.source_ref, spec.legs)
+        legs = _checked(spec.source_ref, spec.legs, spec.currency)
         if not legs:
             continue
         entry_id = new_id("pjn")
@@ -136,7 +134,7 @@ async def post(
 ) -> str | None:
     """Post a balanced entry once per ``source_ref``; zero legs are dropped. Returns the entry id (the first
     entry's when the event was already posted), or ``None`` when every leg was zero."""
-    legs = _checked(source_ref, legs)
+    legs = _checked(source_ref, legs, currency)
     if not legs:
         return None
     await advisory_xact_lock(session, "billing.ledger", source_ref)

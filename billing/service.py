@@ -1112,12 +1112,15 @@ async def invoice_view(session: AsyncSession, principal: Principal, invoice_id: 
     return (await views(session, [invoice]))[0]
 
 
-async def views(session: AsyncSession, invoices: Sequence[BillingInvoice]) -> list[InvoiceView]:
+async def views(
+    session: AsyncSession, invoices: Sequence[BillingInvoice], *, with_lines: bool = True
+) -> list[InvoiceView]:
+    """The invoices with their tax summaries, credit notes and payments (and lines, unless a list needs none)."""
     repo = BillingRepository.from_session(session)
     ids = [i.id for i in invoices]
     lines, taxes = defaultdict(list), defaultdict(list)
     notes, payments = defaultdict(list), defaultdict(list)
-    for ln in await repo.lines(ids):
+    for ln in await repo.lines(ids) if with_lines else []:
         lines[ln.invoice_id].append(ln)
     for t in await repo.taxes(ids):
         taxes[t.invoice_id].append(t)
@@ -1136,11 +1139,12 @@ async def list_invoices(
     tenant_id: str | None = None,
     status: str | None = None,
     service_month: dt.date | None = None,
+    with_lines: bool = False,
 ) -> tuple[Page[BillingInvoice], list[InvoiceView]]:
     result = await BillingRepository.from_session(session).invoices(
         principal, page, tenant_id=tenant_id, status=status, service_month=service_month
     )
-    return result, await views(session, result.items)
+    return result, await views(session, result.items, with_lines=with_lines)
 
 
 # ============================================================================================================

@@ -97,7 +97,7 @@ async def run(db, as_of: dt.date) -> service.RunSummary:
 async def invoice_of(db, tenant_id: str, month: dt.date) -> service.InvoiceView:
     async with db.transaction() as s:
         page, views = await service.list_invoices(
-            s, PLATFORM, service.PageRequest(limit=10), tenant_id=tenant_id, service_month=month
+            s, PLATFORM, service.PageRequest(limit=10), tenant_id=tenant_id, service_month=month, with_lines=True
         )
     assert len(views) == 1, f"{len(views)} invoices of {tenant_id} for {month}"
     return views[0]

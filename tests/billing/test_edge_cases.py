@@ -31,7 +31,9 @@ OCT, NOV, DEC = dt.date(2026, 10, 1), dt.date(2026, 11, 1), dt.date(2026, 12, 1)
 
 async def invoices_of(db, tenant_id: str) -> list[service.InvoiceView]:
     async with db.transaction() as s:
-        _page, views = await service.list_invoices(s, PLATFORM, PageRequest(limit=100), tenant_id=tenant_id)
+        _page, views = await service.list_invoices(
+            s, PLATFORM, PageRequest(limit=100), tenant_id=tenant_id, with_lines=True
+        )
     return sorted(views, key=lambda v: v.invoice.service_month)
 
 

@@ -237,4 +237,5 @@ def build_relay(settings: Settings, db: Database) -> Any:
         batch_size=settings.relay_batch_size,
         interval=settings.relay_interval_seconds,
         max_attempts=settings.job_max_attempts,
+        redeliver_after=settings.outbox_redeliver_after_seconds,
     )

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     relay_interval_seconds: float = 1.0
     relay_batch_size: int = 100
     job_max_attempts: int = 20
+    outbox_redeliver_after_seconds: int = Field(
+        default=600,
+        ge=10,
+        description="Send a relayed message again if no worker has completed it after this long (the broker lost "
+        "it); longer than any job runs.",
+    )
+    broker_heartbeat_timeout_ms: int = Field(
+        default=60_000, ge=1_000, description="Dramatiq: a worker silent this long is dead; its messages requeue."
+    )
     scheduler_lease_seconds: int = 30
 
     # -- notifications (dunning letters) -----------------------------------------------------------------------

@@ -68,7 +68,11 @@ def build_broker(settings: Settings, *, with_db: bool = True) -> RedisBroker:
     import app.worker.actors  # noqa: F401 - registers actors
 
     assert settings.redis_url is not None
-    broker = RedisBroker(url=settings.redis_url, namespace=settings.broker_namespace)
+    broker = RedisBroker(
+        url=settings.redis_url,
+        namespace=settings.broker_namespace,
+        heartbeat_timeout=settings.broker_heartbeat_timeout_ms,
+    )
     broker.add_middleware(AsyncIO())
     if with_db:
         broker.add_middleware(DatabaseLifecycle(settings))

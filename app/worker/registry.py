@@ -19,7 +19,7 @@ from app.logging import get_logger
 from app.metrics import JOB_FAILURES
 from app.uow import Database
 from domain.kit.errors import DomainError, TaskError
-from domain.kit.outbox import claim_message
+from domain.kit.outbox import OutboxRepository, claim_message
 
 log = get_logger(__name__)
 
@@ -97,6 +97,8 @@ async def execute(db: Database, name: str, message_id: str, payload: dict[str, A
     except (DomainError, TaskError) as exc:
         JOB_FAILURES.labels(actor=name, final="true").inc()
         log.warning("job_business_failure", error=type(exc).__name__, detail=str(exc))
+        async with db.transaction() as session:  # dead, not in flight: the relay must not send it again
+            await OutboxRepository.from_session(session).mark_failed(message_id, f"{type(exc).__name__}: {exc}")
         return "failed"
     finally:
         structlog.contextvars.unbind_contextvars("actor", "message_id", "source_correlation_id")

@@ -5,6 +5,11 @@ enqueued with ``message_id`` = the outbox id and marked relayed in the same tran
 enqueue and before the commit re-sends the message: consumers dedupe by message id. If Redis is down the rows
 stay pending and the next sweep retries; API requests are unaffected.
 
+Redelivery (broker mode): a relayed message that no worker has completed ``redeliver_after`` later (Redis lost
+it, or a killed worker's message waits for Dramatiq's requeue) is sent again, at most every ``redeliver_after``,
+and declared dead after ``max_attempts`` deliveries; the inbox makes a duplicate delivery a no-op. The sweep runs
+every ``redeliver_after / 4`` in every relay (rows are taken with ``SKIP LOCKED``, so relays share them).
+
 Embedded mode: rows are read, then each actor runs in its own transaction (the relay holds no lock meanwhile,
 which SQLite's single writer requires); success marks the row relayed, failure backs it off exponentially.
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -37,12 +43,15 @@ class Relay:
         batch_size: int = 100,
         interval: float = 1.0,
         max_attempts: int = 20,
+        redeliver_after: float = 600.0,
     ) -> None:
         self.db = db
         self.enqueue = enqueue  # None: embedded, run actors in process
         self.batch_size = batch_size
         self.interval = interval
         self.max_attempts = max_attempts
+        self.redeliver_after = dt.timedelta(seconds=redeliver_after)
+        self._next_redelivery = 0.0  # monotonic time of the next sweep
         self._wake = asyncio.Event()
         self._broker_down_logged = False
 
@@ -77,6 +86,40 @@ class Relay:
                 sent += 1
         OUTBOX_PENDING_RELAYED.inc(sent)
         return sent
+
+    async def redeliver_once(self) -> int:
+        """Send again the in-flight messages older than ``redeliver_after``; returns how many were sent."""
+        if self.enqueue is None:
+            return 0  # embedded: actors run inline, nothing is in a broker
+        sent = dead = 0
+        async with self.db.transaction() as session:
+            repo = OutboxRepository.from_session(session)
+            for message in await repo.lock_in_flight(self.batch_size, clock.utc_now() - self.redeliver_after):
+                if repo.is_spent(message, self.max_attempts):
+                    dead += 1
+                    continue
+                try:
+                    await asyncio.to_thread(self.enqueue, message)
+                except UnknownActor:
+                    message.failed_at = clock.utc_now()
+                    message.last_error = f"unknown actor {message.actor}"
+                    dead += 1
+                    continue
+                except Exception as exc:  # noqa: BLE001 - broker unreachable: the next sweep tries again
+                    log.warning("broker_unavailable", error=type(exc).__name__)
+                    break
+                repo.mark_resent(message)
+                sent += 1
+        if sent or dead:
+            log.warning("outbox_redelivered", sent=sent, dead=dead)
+        return sent
+
+    async def _maybe_redeliver(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now >= self._next_redelivery:
+            self._next_redelivery = now + self.redeliver_after.total_seconds() / 4
+            while await self.redeliver_once() >= self.batch_size:
+                pass
 
     async def _run_inline(self) -> int:
         async with self.db.transaction() as session:
@@ -120,6 +163,7 @@ class Relay:
             try:
                 while await self.relay_once() >= self.batch_size:
                     pass
+                await self._maybe_redeliver()
                 await self.update_lag()
             except asyncio.CancelledError:
                 raise
@@ -138,6 +182,9 @@ def dramatiq_enqueue(broker: Any) -> Enqueue:
 
     def enqueue(message: OutboxMessage) -> None:
         spec = spec_of(message.actor)
+        # A redelivery gets a Dramatiq id of its own (the lost one may still sit in Redis); the actor's
+        # ``message_id`` argument, the inbox key, stays the row's id.
+        dramatiq_id = message.id if message.relayed_at is None else f"{message.id}.{message.attempts}"
         broker.enqueue(
             dramatiq.Message(
                 queue_name=spec.queue,
@@ -145,7 +192,7 @@ def dramatiq_enqueue(broker: Any) -> Enqueue:
                 args=(),
                 kwargs={"message_id": message.id, "payload": message.payload},
                 options={},
-                message_id=message.id,
+                message_id=dramatiq_id,
             )
         )
 

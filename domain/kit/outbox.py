@@ -4,6 +4,13 @@ A service calls :func:`enqueue` inside its business transaction: the row commits
 business change, so a crash can neither lose the work nor run work for a change that never happened. A relay
 (``app/worker/relay.py``) hands committed rows to the broker; consumers call :func:`claim_message` in the same
 transaction as their effect, so a redelivered message acts once.
+
+A row's life: *pending* (``relayed_at`` null) → *in flight* (relayed, ``completed_at`` null) → *completed* (the
+claim, in the effect's transaction) or *dead* (``failed_at``: a business failure, or too many attempts). The
+broker may lose an in-flight message (Redis restarted without persistence, a worker killed before Dramatiq
+requeues its messages): the relay sends in-flight rows again once they are older than
+``outbox_redeliver_after_seconds`` (:meth:`OutboxRepository.lock_in_flight`), and the inbox makes the second
+delivery a no-op if the first one did act after all. Nothing relayed is lost while its row exists.
 """
 
 from __future__ import annotations
@@ -36,6 +43,13 @@ class OutboxMessage(Base):
             postgresql_where=text("relayed_at IS NULL AND failed_at IS NULL"),
             sqlite_where=text("relayed_at IS NULL AND failed_at IS NULL"),
         ),
+        # In flight: handed to the broker, neither done nor dead. Small (done rows leave it), swept for redelivery.
+        Index(
+            "ix_outbox_messages_in_flight",
+            "relayed_at",
+            postgresql_where=text("relayed_at IS NOT NULL AND completed_at IS NULL AND failed_at IS NULL"),
+            sqlite_where=text("relayed_at IS NOT NULL AND completed_at IS NULL AND failed_at IS NULL"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
@@ -46,6 +60,7 @@ class OutboxMessage(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.utc_now)
     available_at: Mapped[dt.datetime] = mapped_column(default=clock.utc_now)
     relayed_at: Mapped[dt.datetime | None]
+    completed_at: Mapped[dt.datetime | None]  # set in the transaction of the message's effect
     failed_at: Mapped[dt.datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -96,11 +111,20 @@ async def enqueue(
 
 
 async def claim_message(session: AsyncSession, message_id: str, actor: str) -> bool:
-    """Record that ``actor`` handles ``message_id`` in this transaction; ``False`` if it already did."""
+    """Record that ``actor`` handles ``message_id`` in this transaction (and complete its outbox row); ``False`` if
+    it already did."""
+    now = clock.utc_now()
     inserted = await insert_ignore_returning(
-        session, ProcessedMessage, "message_id", message_id=message_id, actor=actor, processed_at=clock.utc_now()
+        session, ProcessedMessage, "message_id", message_id=message_id, actor=actor, processed_at=now
     )
-    return inserted is not None
+    if inserted is None:
+        return False
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.completed_at.is_(None))
+        .values(completed_at=now)
+    )
+    return True
 
 
 class OutboxRepository(Repository):
@@ -127,6 +151,42 @@ class OutboxRepository(Repository):
             .limit(1)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def lock_in_flight(self, limit: int, relayed_before: dt.datetime) -> list[OutboxMessage]:
+        """Messages handed to the broker at or before the cutoff and neither completed nor dead, locked like
+        :meth:`lock_due`: the broker may have lost them."""
+        stmt = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.relayed_at.is_not(None),
+                OutboxMessage.completed_at.is_(None),
+                OutboxMessage.failed_at.is_(None),
+                OutboxMessage.relayed_at <= relayed_before,
+            )
+            .order_by(OutboxMessage.relayed_at, OutboxMessage.id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(for_update(self.session, stmt, skip_locked=True))).all())
+
+    def is_spent(self, message: OutboxMessage, max_attempts: int) -> bool:
+        """``True`` (and the row dead) once ``max_attempts`` deliveries have not completed an in-flight message."""
+        if message.attempts + 1 < max_attempts:
+            return False
+        message.failed_at = clock.utc_now()
+        message.last_error = f"not completed after {message.attempts + 1} deliveries"
+        return True
+
+    def mark_resent(self, message: OutboxMessage) -> None:
+        message.attempts += 1
+        message.relayed_at = clock.utc_now()
+
+    async def mark_failed(self, message_id: str, error: str) -> None:
+        """A business failure: the message is dead (kept for people to look at) and never sent again."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.completed_at.is_(None))
+            .values(failed_at=clock.utc_now(), last_error=error[:2000])
+        )
 
     async def mark_relayed(self, message_id: str) -> None:
         await self.session.execute(

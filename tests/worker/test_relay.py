@@ -183,9 +183,88 @@ async def test_a_domain_error_fails_without_retry(db, tenant_a):
         message_id = await stage(db, REJECT, payload)
         assert await relay.drain() == 1
         row = await outbox_row(db, message_id)
-        assert row.relayed_at is not None  # done with: a business failure is not retried
-        assert row.failed_at is None and row.attempts == 0 and row.last_error is None
+        assert row.relayed_at is not None  # done with: a business failure is not retried, it is dead
+        assert row.failed_at == T0 and row.completed_at is None and row.attempts == 0
+        assert row.last_error == "InvalidInput: this message can never succeed"
 
         frozen.tick(dt.timedelta(hours=2))
         assert await relay.drain() == 0
     assert await effects(db, message_id) == 0
+
+
+# -- redelivery: what the broker lost is sent again ----------------------------------------------------------
+
+
+class LossyBroker:
+    """Records what is sent (the Dramatiq id the real enqueue would use) and delivers nothing."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []  # (row id, Dramatiq id)
+        self.down = False
+
+    def __call__(self, message) -> None:
+        spec_of(message.actor)
+        if self.down:
+            raise ConnectionError("redis is down")
+        self.sent.append((message.id, message.id if message.relayed_at is None else f"{message.id}.{message.attempts}"))
+
+
+async def test_a_message_the_broker_lost_is_sent_again_and_acts_once(db, tenant_a):
+    broker = LossyBroker()
+    relay = Relay(db, enqueue=broker, redeliver_after=600, max_attempts=5)
+    with freeze_time(T0, real_asyncio=True) as frozen:
+        message_id = await stage(db, RECORD, {"tenant_id": tenant_a.id})
+        assert await relay.relay_once() == 1
+        assert broker.sent == [(message_id, message_id)]
+
+        frozen.tick(dt.timedelta(seconds=599))  # in flight, not yet overdue
+        assert await relay.redeliver_once() == 0
+
+        frozen.tick(dt.timedelta(seconds=1))
+        assert await relay.redeliver_once() == 1
+        assert broker.sent[1] == (message_id, f"{message_id}.0")  # a Dramatiq id of its own
+        row = await outbox_row(db, message_id)
+        assert row.attempts == 1 and row.relayed_at == T0 + dt.timedelta(seconds=600)
+        assert await relay.redeliver_once() == 0  # not again before another 600 s
+
+        # The worker gets it (twice, as the lost copy turns up after all): one effect, completed.
+        payload = {"tenant_id": tenant_a.id}
+        assert await execute(db, RECORD, message_id, payload) == "done"
+        assert await execute(db, RECORD, message_id, payload) == "duplicate"
+        assert (await outbox_row(db, message_id)).completed_at == T0 + dt.timedelta(seconds=600)
+
+        frozen.tick(dt.timedelta(hours=2))
+        assert await relay.redeliver_once() == 0  # completed: never sent again
+    assert await effects(db, message_id) == 1
+    assert len(broker.sent) == 2
+
+
+async def test_a_message_never_completed_dies_after_max_deliveries(db, tenant_a):
+    broker = LossyBroker()
+    relay = Relay(db, enqueue=broker, redeliver_after=60, max_attempts=3)
+    with freeze_time(T0, real_asyncio=True) as frozen:
+        message_id = await stage(db, RECORD, {"tenant_id": tenant_a.id})
+        await relay.relay_once()
+        for _ in range(4):
+            frozen.tick(dt.timedelta(seconds=61))
+            await relay.redeliver_once()
+    row = await outbox_row(db, message_id)
+    assert len(broker.sent) == 3  # the first send and two redeliveries
+    assert row.failed_at is not None and row.last_error == "not completed after 3 deliveries"
+
+
+async def test_redelivery_waits_for_the_broker_to_come_back(db, tenant_a):
+    broker = LossyBroker()
+    relay = Relay(db, enqueue=broker, redeliver_after=60)
+    with freeze_time(T0, real_asyncio=True) as frozen:
+        first = await stage(db, RECORD, {"tenant_id": tenant_a.id})
+        frozen.tick(dt.timedelta(milliseconds=1))
+        second = await stage(db, RECORD, {"tenant_id": tenant_a.id})
+        assert await relay.relay_once() == 2
+        frozen.tick(dt.timedelta(seconds=61))
+        broker.down = True
+        assert await relay.redeliver_once() == 0
+        assert (await outbox_row(db, first)).attempts == 0  # nothing counted while the broker is down
+        broker.down = False
+        assert await relay.redeliver_once() == 2
+    assert [row_id for row_id, _ in broker.sent[2:]] == [first, second]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 TIER = os.environ.get("BNPL_TEST_DB", "postgres")
 PG_ADMIN_URL = os.environ.get("BNPL_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -34,4 +36,17 @@ os.environ.update(
 )
 os.environ.pop("BNPL_REDIS_URL", None)
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.app", "tests.fixtures.factories"]
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.app",
+    "tests.fixtures.factories",
+    "tests.fixtures.integrity",
+]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item (``rep_call``): teardown fixtures can tell whether the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

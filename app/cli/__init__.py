@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from app.cli.billing import billing
+from app.cli.check import check
 from app.cli.db import db
 from app.cli.demo import demo
 from app.cli.exports import exports
@@ -48,5 +49,6 @@ for command in (
     settlement,
     exports,
     billing,
+    check,
 ):
     cli.add_command(command)

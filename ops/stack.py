@@ -32,6 +32,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -92,6 +93,12 @@ def group_pids(pgid: int) -> list[int]:
         if int(fields[2]) == pgid and fields[0] != "Z":  # field 5 (pgrp) and 3 (state) of proc(5)
             pids.append(int(entry))
     return pids
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def rss_bytes(pids: list[int]) -> int:
@@ -422,6 +429,11 @@ class Stack:
         log(f"database {self.db_name} migrated and seeded (operator {self.ids.get('operator')})")
 
     def start(self) -> None:
+        # A port already taken (another stack, a forgotten server) would let the health checks below pass against
+        # someone else's API while ours failed to bind: refuse instead.
+        busy = [port for port in self.api_ports if port_in_use(port)]
+        if busy:
+            raise RuntimeError(f"port(s) {busy} on 127.0.0.1 already in use: stop that server or pass other api_ports")
         for proc in self.processes:
             proc.start()
         for proc in self.processes:

@@ -220,13 +220,14 @@ CHECKS: tuple[Check, ...] = (
     ),
     Check(
         "settlement.lines_add_up",
-        "a statement's lines add up to its sales, refunds, claw-backs, consumers' payments and carry-in",
-        """SELECT s.tenant_id, s.id, s.sales - s.refunds - s.clawbacks + s.unguaranteed_paid + s.carry_in,
+        "a statement's lines add up to its sales, refunds, claw-backs, consumers' payments, carry-in and monthly fee",
+        """SELECT s.tenant_id, s.id,
+                  s.sales - s.refunds - s.clawbacks + s.unguaranteed_paid + s.carry_in - s.monthly_fee,
                   COALESCE(SUM(l.amount), 0)
             FROM settlements s
             LEFT JOIN settlement_lines l ON l.tenant_id = s.tenant_id AND l.settlement_id = s.id
-            GROUP BY s.tenant_id, s.id, s.sales, s.refunds, s.clawbacks, s.unguaranteed_paid, s.carry_in
-            HAVING s.sales - s.refunds - s.clawbacks + s.unguaranteed_paid + s.carry_in
+            GROUP BY s.tenant_id, s.id, s.sales, s.refunds, s.clawbacks, s.unguaranteed_paid, s.carry_in, s.monthly_fee
+            HAVING s.sales - s.refunds - s.clawbacks + s.unguaranteed_paid + s.carry_in - s.monthly_fee
                    <> COALESCE(SUM(l.amount), 0)""",
         ("tenant", "statement", "statement total", "lines"),
     ),

@@ -1,7 +1,8 @@
 """Outbox rows record their completion, so that the relay can send again what the broker lost.
 
 ``completed_at`` is set in the transaction of the message's effect (with its inbox row); relayed rows neither
-completed nor dead are *in flight*, indexed by a small partial index that the redelivery sweep reads. Rows relayed
+completed nor dead are *in flight*, indexed by a small partial index that the redelivery sweep reads (by
+``available_at``: for an in-flight row, its last send plus the redelivery backoff). Rows relayed
 before this revision are completed from the inbox; those without an inbox row stay in flight and are sent once
 more (the inbox makes that a no-op if they did act).
 
@@ -38,7 +39,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_outbox_messages_in_flight",
         "outbox_messages",
-        ["relayed_at"],
+        ["available_at"],
         unique=False,
         postgresql_where=sa.text(IN_FLIGHT),
         sqlite_where=sa.text(IN_FLIGHT),

@@ -6,9 +6,10 @@ enqueue and before the commit re-sends the message: consumers dedupe by message 
 stay pending and the next sweep retries; API requests are unaffected.
 
 Redelivery (broker mode): a relayed message that no worker has completed ``redeliver_after`` later (Redis lost
-it, or a killed worker's message waits for Dramatiq's requeue) is sent again, at most every ``redeliver_after``,
-and declared dead after ``max_attempts`` deliveries; the inbox makes a duplicate delivery a no-op. The sweep runs
-every ``redeliver_after / 4`` in every relay (rows are taken with ``SKIP LOCKED``, so relays share them).
+it, or a killed worker's message waits for Dramatiq's requeue) is sent again, then again after 2×, 4×… that
+(so a slow backlog is not flooded with copies), and declared dead after ``max_attempts`` deliveries; the inbox
+makes a duplicate delivery a no-op. The sweep runs every ``redeliver_after / 4`` in every relay (rows are taken
+with ``SKIP LOCKED``, so relays share them).
 
 Embedded mode: rows are read, then each actor runs in its own transaction (the relay holds no lock meanwhile,
 which SQLite's single writer requires); success marks the row relayed, failure backs it off exponentially.
@@ -108,7 +109,7 @@ class Relay:
                 except Exception as exc:  # noqa: BLE001 - broker unreachable: the next sweep tries again
                     log.warning("broker_unavailable", error=type(exc).__name__)
                     break
-                repo.mark_resent(message)
+                repo.mark_resent(message, self.redeliver_after)
                 sent += 1
         if sent or dead:
             log.warning("outbox_redelivered", sent=sent, dead=dead)

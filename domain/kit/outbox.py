@@ -8,9 +8,10 @@ transaction as their effect, so a redelivered message acts once.
 A row's life: *pending* (``relayed_at`` null) → *in flight* (relayed, ``completed_at`` null) → *completed* (the
 claim, in the effect's transaction) or *dead* (``failed_at``: a business failure, or too many attempts). The
 broker may lose an in-flight message (Redis restarted without persistence, a worker killed before Dramatiq
-requeues its messages): the relay sends in-flight rows again once they are older than
-``outbox_redeliver_after_seconds`` (:meth:`OutboxRepository.lock_in_flight`), and the inbox makes the second
-delivery a no-op if the first one did act after all. Nothing relayed is lost while its row exists.
+requeues its messages): the relay sends an in-flight row again ``outbox_redeliver_after_seconds`` after it was
+sent, then after twice that, four times… (:meth:`OutboxRepository.lock_in_flight`; ``available_at`` holds the
+last send plus its backoff), and the inbox makes a second delivery a no-op if the first one did act after all.
+Nothing relayed is lost while its row exists.
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ class OutboxMessage(Base):
             postgresql_where=text("relayed_at IS NULL AND failed_at IS NULL"),
             sqlite_where=text("relayed_at IS NULL AND failed_at IS NULL"),
         ),
-        # In flight: handed to the broker, neither done nor dead. Small (done rows leave it), swept for redelivery.
+        # In flight: handed to the broker, neither done nor dead. Small (done rows leave it), swept for redelivery
+        # by ``available_at`` (for an in-flight row: when it was last sent, plus its backoff).
         Index(
             "ix_outbox_messages_in_flight",
-            "relayed_at",
+            "available_at",
             postgresql_where=text("relayed_at IS NOT NULL AND completed_at IS NULL AND failed_at IS NULL"),
             sqlite_where=text("relayed_at IS NOT NULL AND completed_at IS NULL AND failed_at IS NULL"),
         ),
@@ -152,18 +154,18 @@ class OutboxRepository(Repository):
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def lock_in_flight(self, limit: int, relayed_before: dt.datetime) -> list[OutboxMessage]:
-        """Messages handed to the broker at or before the cutoff and neither completed nor dead, locked like
-        :meth:`lock_due`: the broker may have lost them."""
+    async def lock_in_flight(self, limit: int, sent_before: dt.datetime) -> list[OutboxMessage]:
+        """Messages handed to the broker (last sent, backoff included) at or before the cutoff and neither
+        completed nor dead, locked like :meth:`lock_due`: the broker may have lost them."""
         stmt = (
             select(OutboxMessage)
             .where(
                 OutboxMessage.relayed_at.is_not(None),
                 OutboxMessage.completed_at.is_(None),
                 OutboxMessage.failed_at.is_(None),
-                OutboxMessage.relayed_at <= relayed_before,
+                OutboxMessage.available_at <= sent_before,
             )
-            .order_by(OutboxMessage.relayed_at, OutboxMessage.id)
+            .order_by(OutboxMessage.available_at, OutboxMessage.id)
             .limit(limit)
         )
         return list((await self.session.scalars(for_update(self.session, stmt, skip_locked=True))).all())
@@ -176,9 +178,13 @@ class OutboxRepository(Repository):
         message.last_error = f"not completed after {message.attempts + 1} deliveries"
         return True
 
-    def mark_resent(self, message: OutboxMessage) -> None:
+    def mark_resent(self, message: OutboxMessage, redeliver_after: dt.timedelta) -> None:
+        """Count one more delivery. The next one waits twice as long as this one did (``redeliver_after`` ×
+        2^attempts), so a backlog that merely takes long to drain is not flooded with copies."""
         message.attempts += 1
-        message.relayed_at = clock.utc_now()
+        now = clock.utc_now()
+        message.relayed_at = now
+        message.available_at = now + redeliver_after * (2 ** min(message.attempts, 16) - 1)
 
     async def mark_failed(self, message_id: str, error: str) -> None:
         """A business failure: the message is dead (kept for people to look at) and never sent again."""
@@ -189,8 +195,9 @@ class OutboxRepository(Repository):
         )
 
     async def mark_relayed(self, message_id: str) -> None:
+        now = clock.utc_now()  # ``available_at`` now counts from the send (the redelivery sweep reads it)
         await self.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == message_id).values(relayed_at=clock.utc_now())
+            update(OutboxMessage).where(OutboxMessage.id == message_id).values(relayed_at=now, available_at=now)
         )
 
     async def mark_retry(self, message_id: str, error: str, max_attempts: int) -> bool:

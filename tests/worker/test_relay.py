@@ -245,8 +245,8 @@ async def test_a_message_never_completed_dies_after_max_deliveries(db, tenant_a)
     with freeze_time(T0, real_asyncio=True) as frozen:
         message_id = await stage(db, RECORD, {"tenant_id": tenant_a.id})
         await relay.relay_once()
-        for _ in range(4):
-            frozen.tick(dt.timedelta(seconds=61))
+        for _ in range(60):  # every 10 s for 10 minutes: sends at 60 s and 180 s, dead at 420 s
+            frozen.tick(dt.timedelta(seconds=10))
             await relay.redeliver_once()
     row = await outbox_row(db, message_id)
     assert len(broker.sent) == 3  # the first send and two redeliveries
@@ -268,3 +268,19 @@ async def test_redelivery_waits_for_the_broker_to_come_back(db, tenant_a):
         broker.down = False
         assert await relay.redeliver_once() == 2
     assert [row_id for row_id, _ in broker.sent[2:]] == [first, second]
+
+
+async def test_redeliveries_back_off_so_a_slow_backlog_is_not_flooded(db, tenant_a):
+    broker = LossyBroker()
+    relay = Relay(db, enqueue=broker, redeliver_after=60, max_attempts=10)
+    with freeze_time(T0, real_asyncio=True) as frozen:
+        await stage(db, RECORD, {"tenant_id": tenant_a.id})
+        await relay.relay_once()
+        sent_at = []
+        for second in range(1, 1_000):
+            frozen.tick(dt.timedelta(seconds=1))
+            before = len(broker.sent)
+            await relay.redeliver_once()
+            if len(broker.sent) > before:
+                sent_at.append(second)
+    assert sent_at == [60, 60 + 120, 60 + 120 + 240, 60 + 120 + 240 + 480]  # 60 s, then twice as long each time

@@ -7,8 +7,8 @@ general ledger:
 * the operators' double-entry ledgers: every entry balances per currency and has two postings or more; every
   tenant's debits equal its credits; the platform's own ledger balances;
 * payments: none is applied twice (the cash a payment's allocations distribute is its amount, or nothing while it
-  is unreconciled or reversed), none is recorded twice (external ids), and every held amount is where the ledger
-  says it is: ``suspense`` and ``consumer_overpayments`` equal what the allocations put there;
+  is unreconciled or reversed), none is recorded twice (external ids), and suspense (仮受金) holds exactly what the
+  allocations put there;
 * invoices: what each says was paid, per component, is what the allocations paid it;
 * credit: each consumer's exposure is the sum of its orders';
 * usage: no event is counted twice, and each screening event names a screening;
@@ -140,13 +140,6 @@ CHECKS: tuple[Check, ...] = (
         _account_vs("suspense", "suspense"),
         ("tenant", "currency", "ledger", "allocations"),
         dialects=("postgresql",),  # FULL OUTER JOIN: SQLite 3.39+ only
-    ),
-    Check(
-        "payments.overpayments_in_ledger",
-        "the overpayment liability holds what the allocations put there",
-        _account_vs("consumer_overpayments", "overpayment"),
-        ("tenant", "currency", "ledger", "allocations"),
-        dialects=("postgresql",),
     ),
     Check(
         "invoices.paid_is_allocated",

@@ -391,6 +391,8 @@ async def _preliminary(session: AsyncSession, payment: Payment, policy: CreditPo
         return
     invoice = await lock_chain(session, match.invoice)
     payment.invoice_id, payment.match_method = invoice.id, match.method
+    if await _cancelled_before(session, payment):
+        return
     if invoice.status not in OPEN_STATUSES:
         # Already paid (its 確報 came first, or in the same file) or cancelled: nothing to pause.
         payment.status, payment.outcome = "confirmed" if invoice.status == "paid" else "recorded", "preliminary_closed"
@@ -398,6 +400,32 @@ async def _preliminary(session: AsyncSession, payment: Payment, policy: CreditPo
     invoice.payment_pending_since = clock.utc_now()
     if invoice.status in ("issued", "partially_paid"):
         await invoicing.set_status(session, invoice, "payment_pending")
+
+
+async def _cancelled_before(session: AsyncSession, notice: Payment) -> bool:
+    """A 速報取消 may arrive before its 速報 (another file, another day): it waited as ``cancel_unmatched``. Then the
+    速報 is void on arrival and pauses nothing; the cancel is paired with it. (Called with the invoice's chain
+    locked, so the lock order is the usual one.)"""
+    cancel = (
+        await session.scalars(
+            for_update(
+                session,
+                select(Payment).where(
+                    Payment.tenant_id == notice.tenant_id,
+                    Payment.kind == PRELIMINARY_CANCEL,
+                    Payment.reverses_external_id == notice.external_id,
+                    Payment.outcome == "cancel_unmatched",
+                ),
+            )
+            .order_by(Payment.id)
+            .limit(1)
+        )
+    ).one_or_none()
+    if cancel is None:
+        return False
+    notice.status, notice.outcome, notice.reversed_by_id = "cancelled", "preliminary", cancel.id
+    cancel.outcome, cancel.invoice_id = "preliminary_cancel", notice.invoice_id
+    return True
 
 
 async def _preliminary_cancel(session: AsyncSession, payment: Payment) -> None:

@@ -390,6 +390,9 @@ async def pair_reversal(
     await reconcile.reverse_payment(
         session, original, await active_policy(session, reversal.tenant_id), by=reversal, source="suspense"
     )
+    # The reversal's hold comes out of suspense: the ledger line is the mirror reverse_payment just posted (its
+    # source), so only the allocation row is written, and suspense stays equal to what the allocations hold.
+    await book(session, reversal, [("suspense", reversal.amount)], invoice=None, kind="payment.paired", post=False)
     reversal.outcome, reversal.invoice_id = "reversed", original.invoice_id
     return _resolved(session, principal, reversal, "recorded", note, {"paired_with": original.id}, action="paired")
 

@@ -20,7 +20,6 @@ from tests.billing.helpers import PLATFORM, invoice_of, issuer, jst, plan, run, 
 from tests.fixtures.factories import bearer, create_key
 
 GOLDEN = Path(__file__).parent / "golden"
-pytestmark = pytest.mark.integrity_exempt("usage is seeded in bulk (tests.billing.helpers.usage), without screenings")
 NOV = dt.date(2026, 11, 1)
 
 

@@ -269,6 +269,34 @@ async def test_convenience_store_preliminary_pauses_then_cancel_restores(client,
     await ledger_ok(db, tenant_a.id)
 
 
+@freeze_time("2026-11-25 10:00:00", real_asyncio=True)
+async def test_a_cancel_that_arrives_before_its_preliminary_voids_it_on_arrival(client, tenant_a, db):
+    """Out of order (ops/faults notifications): the 速報取消 comes in an earlier file than its 速報. The 速報 then
+    pauses nothing: the invoice stays issued and dunning goes on."""
+    order, invoice = await shipped(client, tenant_a)
+    number = invoice["payment_number"]
+    cancel = await pay(
+        client,
+        tenant_a,
+        "cvs:s9:cancel",
+        TOTAL,
+        kind="preliminary_cancel",
+        channel="convenience_store",
+        payment_number=number,
+        reverses_external_id="cvs:s9",
+    )
+    assert cancel["outcome"] == "cancel_unmatched"
+    sokuho = await pay(
+        client, tenant_a, "cvs:s9", TOTAL, kind="preliminary", channel="convenience_store", payment_number=number
+    )
+    assert (sokuho["status"], sokuho["reversed_by_id"]) == ("cancelled", cancel["id"])
+    after = await invoice_of(client, tenant_a, order["id"])
+    assert after["status"] == "issued"
+    paired = (await client.get(f"/admin/v1/payments/{cancel['id']}", headers=bearer(tenant_a.finance_key))).json()
+    assert (paired["outcome"], paired["invoice_id"]) == ("preliminary_cancel", invoice["id"])
+    await ledger_ok(db, tenant_a.id)
+
+
 async def test_strict_validation_names_the_field(client, tenant_a):
     for body, field in (
         ({"external_id": "x", "amount": "6800", "value_date": "2026-12-01"}, "amount"),

@@ -8,7 +8,7 @@ from app.core import ApplicationCore
 from app.middleware import request_context_middleware
 from app.settings import Settings, get_settings
 from app.uow import Database
-from app.validation import StrictPydanticPlugin
+from app.validation import StrictPydanticPlugin, StrictPydanticSchemaPlugin
 
 
 def create_app(
@@ -20,6 +20,7 @@ def create_app(
     app = Litestar(
         plugins=[
             StrictPydanticPlugin(),
+            StrictPydanticSchemaPlugin(),
             ApplicationCore(settings or get_settings(), db=db, run_background=run_background),
         ]
     )

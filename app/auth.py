@@ -6,6 +6,7 @@ tenant's resources are not "forbidden" but simply not found (404): repositories 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -36,17 +37,24 @@ class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=principal, auth=principal.api_key_id)
 
 
-def require_roles(*roles: Role) -> Any:
-    allowed = frozenset(roles)
+@dataclass(frozen=True)
+class RoleGuard:
+    """A 403 unless the key's role is one of ``roles`` (which tests walking the routes read)."""
+
+    roles: frozenset[Role]
 
     # async: Litestar runs a sync guard in a worker thread, which costs more than the check itself.
-    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    async def __call__(self, connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+        if connection.scope["method"] == "OPTIONS":
+            return  # the route's automatic answer (an Allow header): authentication skips OPTIONS, so no key is read
         principal: Principal = connection.user
-        if principal.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
+        if principal.role not in self.roles:
+            names = ", ".join(sorted(r.value for r in self.roles))
             raise PermissionDeniedException(f"This endpoint needs a key with role {names}.")
 
-    return guard
+
+def require_roles(*roles: Role) -> RoleGuard:
+    return RoleGuard(frozenset(roles))
 
 
 def provide_principal(request: Any) -> Principal:

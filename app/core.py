@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from litestar import Litestar, Request, Response, Router, get
+from litestar import Litestar, Response, Router, get
 from litestar.config.app import AppConfig
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.response import Redirect
@@ -50,7 +48,7 @@ from app.http.platform.billing import BILLING_CONTROLLERS
 from app.http.platform.exports import OperatorBillingExportController, PlatformExportController
 from app.http.platform.operators import OperatorController
 from app.logging import configure_logging, get_logger
-from app.middleware import body_guard_middleware
+from app.middleware import GuardedRequest, body_guard_middleware, rate_limit_middleware
 from app.openapi import openapi_config
 from app.settings import Settings
 from app.uow import Database
@@ -75,14 +73,6 @@ async def docs_redirect() -> Redirect:
     return Redirect("/schema/swagger")
 
 
-def _rate_limit_identity(request: Request[Any, Any, Any]) -> str:
-    """Limit per API key (hashed: the secret never sits in the store), else per client address."""
-    auth = request.headers.get("authorization")
-    if auth:
-        return "k:" + hashlib.blake2b(auth.encode(), digest_size=12).hexdigest()
-    return "a:" + (request.client.host if request.client else "unknown")
-
-
 class ApplicationCore(InitPluginProtocol):
     def __init__(self, settings: Settings, *, db: Database | None = None, run_background: bool = True) -> None:
         self.settings = settings
@@ -92,6 +82,10 @@ class ApplicationCore(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = self.settings
         prometheus = PrometheusConfig(app_name="bnpl", prefix="bnpl", group_path=True, exclude=["/metrics", "/health"])
+        # The body limit on each router: Litestar 2.25 builds the app layer from the constructor's argument (10 MB),
+        # not from ``app_config.request_max_body_size``, so a chunked body (no Content-Length for the body guard to
+        # check) would otherwise be read up to 10 MB. A handler may still declare a larger one (payment files).
+        max_body = settings.max_body_bytes
         app_config.route_handlers.extend(
             [
                 health,
@@ -102,6 +96,7 @@ class ApplicationCore(InitPluginProtocol):
                     "/platform/v1",
                     route_handlers=[OperatorController, *BILLING_CONTROLLERS, PlatformExportController],
                     guards=[require_roles(Role.PLATFORM, Role.PLATFORM_FINANCE)],
+                    request_max_body_size=max_body,
                 ),
                 Router(
                     "/admin/v1",
@@ -129,6 +124,7 @@ class ApplicationCore(InitPluginProtocol):
                         OperatorBillingController,
                         OperatorBillingExportController,
                     ],
+                    request_max_body_size=max_body,
                 ),
                 Router(
                     "/v1",
@@ -140,6 +136,7 @@ class ApplicationCore(InitPluginProtocol):
                         WebhookEventController,
                         MerchantSettlementController,
                     ],
+                    request_max_body_size=max_body,
                 ),
             ]
         )
@@ -147,22 +144,21 @@ class ApplicationCore(InitPluginProtocol):
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
         app_config.openapi_config = openapi_config(VERSION)
         app_config.logging_config = None  # ours (app/logging.py), configured once per process
-        app_config.request_max_body_size = settings.max_body_bytes
+        app_config.request_max_body_size = max_body
+        app_config.request_class = GuardedRequest  # undecodable JSON bodies are 400s, not 500s
+        # Order: the rate limit before authentication (a flood costs no key lookup, and it sees the 401s to count
+        # failed keys per address), the body checks after it (an unauthenticated client is not waited for).
         middleware: list[Any] = [prometheus.middleware]
-        if settings.rate_limit_per_minute > 0:
+        if settings.rate_limit_per_minute > 0 or settings.auth_failures_per_minute > 0:
             middleware.append(
-                RateLimitConfig(
-                    rate_limit=("minute", settings.rate_limit_per_minute),
-                    identifier_for_request=_rate_limit_identity,
-                    exclude=PUBLIC_PATHS,
-                ).middleware
+                rate_limit_middleware(
+                    settings.rate_limit_per_minute, settings.auth_failures_per_minute, exclude=PUBLIC_PATHS
+                )
             )
-        middleware.extend(
-            [
-                DefineMiddleware(ApiKeyAuthenticationMiddleware, exclude=PUBLIC_PATHS),
-                body_guard_middleware(settings.max_body_bytes),
-            ]
-        )
+        middleware += [
+            DefineMiddleware(ApiKeyAuthenticationMiddleware, exclude=PUBLIC_PATHS),
+            body_guard_middleware(settings.max_body_bytes, settings.request_body_timeout_seconds),
+        ]
         app_config.middleware = [*middleware, *app_config.middleware]
         app_config.state.update({"settings": settings})
         app_config.lifespan.append(self._lifespan)

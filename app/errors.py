@@ -47,6 +47,7 @@ STATUS_CODES: dict[int, tuple[str, str]] = {
     403: ("forbidden", "Forbidden"),
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
+    408: ("request_timeout", "Request body timeout"),
     409: ("conflict", "Conflict"),
     413: ("payload_too_large", "Request body too large"),
     415: ("unsupported_media_type", "Unsupported media type"),

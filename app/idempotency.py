@@ -51,7 +51,7 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     """SHA-256 of the method, path and canonical JSON body (key order and whitespace do not matter)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply to parse: hash it as it came
         canonical = body.decode("utf-8", "replace")
     return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
 

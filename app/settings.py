@@ -50,6 +50,29 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = 1_048_576
     rate_limit_per_minute: int = Field(default=6_000, description="Per API key and process; 0 disables.")
+    auth_failures_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Requests with an unknown or revoked key per client address and process before that address "
+        "gets 429 for keys it has not used successfully; 0 disables.",
+    )
+    request_body_timeout_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="The whole request body must arrive this long after the headers (408); 0 disables.",
+    )
+    keep_alive_timeout_seconds: int = Field(
+        default=5, ge=1, description="uvicorn: close an idle keep-alive connection after this long."
+    )
+    max_concurrency: int = Field(
+        default=512,
+        ge=0,
+        description="uvicorn: connections plus requests in flight per process before it answers 503 at once; "
+        "below the file-descriptor limit, so the database pool can always open its sockets. 0: no limit.",
+    )
+    graceful_shutdown_seconds: int = Field(
+        default=30, ge=1, description="uvicorn: on SIGTERM, wait this long for requests in flight, then close."
+    )
     idempotency_stale_after_seconds: int = 60
 
     # -- background work -----------------------------------------------------------------------------------

@@ -3,11 +3,44 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import anyio
 import click
 
 from app.cli._common import load_settings, open_db
+from app.settings import Settings
+
+
+def uvicorn_limits(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options against slow and greedy clients (``bnpl serve``; the tests' servers use them too).
+
+    * ``timeout_keep_alive``: an idle keep-alive connection is closed after ``BNPL_KEEP_ALIVE_TIMEOUT_SECONDS``
+      (behind a proxy that pools upstream connections, keep it above the proxy's upstream idle timeout).
+    * ``limit_concurrency``: beyond ``BNPL_MAX_CONCURRENCY`` connections plus requests in flight the process
+      answers 503 at once (plain text, uvicorn's own) instead of running out of file descriptors, which would
+      also starve the database pool.
+    * ``timeout_graceful_shutdown``: on SIGTERM, requests in flight get ``BNPL_GRACEFUL_SHUTDOWN_SECONDS``;
+      a stalled client cannot hold a deploy forever.
+    * The app itself answers 408 when a request body has not fully arrived ``BNPL_REQUEST_BODY_TIMEOUT_SECONDS``
+      after the headers (``app/middleware.py``), and 413 above ``BNPL_MAX_BODY_BYTES``.
+
+    What uvicorn (0.54, httptools parser) cannot do, and the reverse proxy in front of it must:
+
+    * **No header-read timeout.** A connection that sends nothing, or sends its headers a byte at a time
+      (slowloris), stays open indefinitely: ``timeout_keep_alive`` only starts after a first response. Each such
+      connection costs a file descriptor and counts toward ``limit_concurrency``, so enough of them make the
+      process answer 503 to everyone. nginx: ``client_header_timeout``.
+    * **No header size limit with httptools** (measured: 2 MB of headers were buffered without complaint; h11
+      stops at 16 KB but parses more slowly). nginx: ``large_client_header_buffers``.
+    * **No per-address connection or request limits, and no limits shared between processes** (the app's rate
+      limits are per process). nginx: ``limit_conn``, ``limit_req``.
+    """
+    return {
+        "timeout_keep_alive": settings.keep_alive_timeout_seconds,
+        "limit_concurrency": settings.max_concurrency or None,
+        "timeout_graceful_shutdown": settings.graceful_shutdown_seconds,
+    }
 
 
 @click.command(help="Serve the HTTP API (and, in embedded mode, run background work and the scheduler in-process).")
@@ -38,7 +71,8 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         log_config=None,
         access_log=False,
         server_header=False,
-        proxy_headers=True,
+        proxy_headers=True,  # the client address (rate limits of failed keys) from the proxy's X-Forwarded-For
+        **uvicorn_limits(settings),
     )
 
 

@@ -9,15 +9,30 @@ from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from app.errors import problem_response
+from app.http.responses import problems
+from app.openapi import PublicOperation
 from app.uow import Database
 
 
-@get("/health", operation_id="Health", summary="Liveness: the process answers", tags=["ops"])
+@get(
+    "/health",
+    operation_id="Health",
+    summary="Liveness: the process answers",
+    tags=["ops"],
+    operation_class=PublicOperation,
+)
 async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", operation_id="Ready", summary="Readiness: database and broker reachable", tags=["ops"])
+@get(
+    "/ready",
+    operation_id="Ready",
+    summary="Readiness: database and broker reachable",
+    tags=["ops"],
+    operation_class=PublicOperation,
+    responses=problems(503),
+)
 async def ready(request: Request[Any, Any, Any], db: NamedDependency[Database]) -> Response[Any]:
     checks: dict[str, str] = {}
     try:

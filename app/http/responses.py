@@ -26,6 +26,6 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-READ = problems(400, 401, 403, 404, 429, 503)
+READ = problems(400, 401, 403, 404, 422, 429, 503)  # 422: a path or query parameter out of its bounds
 LIST = problems(400, 401, 403, 422, 429, 503)
 WRITE = problems(400, 401, 403, 404, 409, 413, 415, 422, 429, 503)

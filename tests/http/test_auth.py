@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, update
 
 from domain.tenancy.models import ApiKey, Operator
@@ -50,6 +51,13 @@ class TestRoles:
 
     async def test_admin_key_cannot_call_checkout_api(self, client, tenant_a):
         assert (await client.get("/v1/merchant", headers=bearer(tenant_a.admin_key))).status_code == 403
+
+    @pytest.mark.parametrize("path", ["/admin/v1/merchants", "/v1/orders/ord_x", "/platform/v1/operators"])
+    async def test_options_is_answered_without_a_key(self, client, path):
+        """Authentication skips OPTIONS (a CORS preflight carries no key), and so do the role guards."""
+        r = await client.options(path)
+        assert r.status_code == 204
+        assert "OPTIONS" in r.headers["allow"]
 
     async def test_key_prefix_shows_role(self, tenant_a, platform_key):
         assert tenant_a.admin_key.startswith("sk_admin_")

@@ -39,3 +39,47 @@ async def test_docs_lead_to_the_interactive_ui(client):
     assert r.status_code in (302, 307)
     assert r.headers["location"].endswith("/schema/swagger")
     assert (await client.get("/schema/swagger")).status_code == 200
+
+
+async def test_public_operations_need_no_key(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert schema["security"] == [{"ApiKey": []}]
+    for path in ("/health", "/ready"):
+        assert schema["paths"][path]["get"]["security"] == []
+    assert "503" in schema["paths"]["/ready"]["get"]["responses"]
+
+
+async def test_request_bodies_state_what_the_strict_decoder_enforces(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    components = schema["components"]["schemas"]
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            for ref in [body.get("$ref"), *(branch.get("$ref") for branch in body.get("oneOf", []))]:
+                if ref is not None:
+                    assert components[ref.rsplit("/", 1)[1]]["additionalProperties"] is False, f"{method} {path}"
+    # A Field(pattern=…) reaches the schema (Litestar reads patterns only from StringConstraints).
+    assert components["ItemIn"]["properties"]["ref"]["pattern"] == r"^[\x21-\x7e]+$"
+    assert components["SubscriptionCreate"]["properties"]["plan_id"]["pattern"] == r"^[\x21-\x7e]+$"
+
+
+async def test_files_are_documented_with_their_media_types(client):
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    report = paths["/admin/v1/reports/ar-aging"]["get"]["responses"]["200"]["content"]
+    assert set(report) == {"application/json", "text/csv"}
+    export = paths["/admin/v1/exports/journal"]["get"]["responses"]["200"]["content"]
+    assert set(export) == {"text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+async def test_parameters_state_their_grammar_and_reads_their_422s(client):
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    for path, item in paths.items():
+        for method, op in item.items():
+            params = op.get("parameters", [])
+            for param in params:
+                if param["in"] == "path" or param["name"] == "starting_after":
+                    assert param["schema"].get("pattern"), f"{method} {path} {param['name']}"
+            if params:
+                assert "422" in op["responses"], f"{method} {path}"
+    assert "409" in paths["/v1/orders/{order_id}/invoice-print-data"]["get"]["responses"]
+    assert "409" in paths["/platform/v1/billing/issuer"]["get"]["responses"]

@@ -118,6 +118,7 @@ class TestRateLimit:
             assert statuses[:3] == [200, 200, 200]
             r = await c.get("/v1/merchant", headers=bearer(tenant_a.merchant_key))
             assert_problem(r, 429, "rate_limited")
+            assert int(r.headers["retry-after"]) > 0  # seconds (more in tests/http/test_abuse.py)
 
 
 class TestFailures:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
@@ -251,6 +252,7 @@ class TestReturnsAndIsolation:
         assert mine.status_code == 200 and mine.json()["lines"][0]["merchant_order_id"] == "ORDER-1"
         csv = await client.get(f"/v1/settlements/{statement['id']}/lines.csv", headers=bearer(tenant_a.merchant_key))
         assert csv.status_code == 200 and csv.content.startswith("\ufeffkind,".encode())
+        assert csv.headers["content-type"] == "text/csv; charset=utf-8"
         for key in (tenant_b.admin_key, tenant_b.finance_key, tenant_b.merchant_key):
             for path in (f"/admin/v1/settlements/{statement['id']}", f"/v1/settlements/{statement['id']}"):
                 assert (await client.get(path, headers=bearer(key))).status_code in (403, 404)
@@ -379,6 +381,21 @@ class TestReviewCases:
             assert past.status_code == 422 and past.json()["code"] == "pay_date_passed"
         assert (await detail(client, tenant_a, statement["id"]))["status"] == "approved"
         await ledger_ok(db, tenant_a.id)
+
+    @pytest.mark.parametrize(
+        ("path", "body"),
+        [
+            ("/admin/v1/settlement-runs", {"as_of": "0001-01-01"}),
+            ("/admin/v1/settlement-runs", {"as_of": "1999-12-31"}),
+            ("/admin/v1/payout-files", {"pay_date": "9999-12-31"}),
+            ("/admin/v1/payout-files", {"pay_date": "2100-01-01"}),
+        ],
+    )
+    async def test_dates_are_between_2000_and_2099(self, client, db, tenant_a, path, body):
+        await contract(db, tenant_a)
+        r = await client.post(path, headers=bearer(tenant_a.admin_key), json=body)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["pointer"] == f"#/{next(iter(body))}"
 
     async def test_a_transfer_returned_after_the_bank_confirmed_it(self, client, db, tenant_a):
         await contract(db, tenant_a, invoice_fee_separate=0, fee_rate_bp=0)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
 from app.http.responses import LIST, READ, WRITE
-from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
+from app.http.schemas.common import ID_PATTERN, CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
 from app.http.schemas.tenancy import ApiKeyCreate, ApiKeyOut, IssuedApiKeyOut
 from app.idempotency import Idempotency
 from app.settings import Settings
@@ -19,7 +19,9 @@ from app.uow import Database
 from domain.kit.tenancy import Principal, Role
 from domain.tenancy import service
 
-KeyId = Annotated[str, Parameter(title="API key id", description="An API key's id (key_…), not its secret.")]
+KeyId = Annotated[
+    str, Parameter(title="API key id", description="An API key's id (key_…), not its secret.", pattern=ID_PATTERN)
+]
 
 
 class ApiKeyController(Controller):

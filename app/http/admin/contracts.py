@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
 from app.http.responses import READ, WRITE
+from app.http.schemas.common import ID_PATTERN
 from app.http.schemas.contracts import ContractIn, ContractOut
 from app.idempotency import Idempotency
 from app.uow import Database
 from domain.kit.tenancy import Principal, Role
 from domain.settlement import contracts
 
-MerchantId = Annotated[str, Parameter(title="Merchant id", description="A merchant's id (mch_…).")]
+MerchantId = Annotated[str, Parameter(title="Merchant id", description="A merchant's id (mch_…).", pattern=ID_PATTERN)]
 
 
 class MerchantContractController(Controller):

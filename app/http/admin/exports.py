@@ -21,11 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
 from app.http.responses import LIST
+from app.openapi import also_served_as
 from app.uow import Database
 from domain.kit import clock
 from domain.kit.dialect import is_postgres
 from domain.kit.errors import FieldIssue, InvalidInput
-from domain.kit.tabular import Column, FileFormat, check_period, file_chunks, file_format
+from domain.kit.tabular import XLSX_MEDIA_TYPE, Column, FileFormat, check_period, file_chunks, file_format
 from domain.kit.tenancy import Principal, Role
 from domain.ledger import export as journal_export
 from domain.settlement import export as settlement_export
@@ -70,6 +71,7 @@ HeaderQ = Annotated[
     ),
 ]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+XLSX_TOO = also_served_as(XLSX_MEDIA_TYPE)  # the success is a CSV file, or XLSX with format=xlsx
 
 
 class AdminExportController(Controller):
@@ -82,6 +84,8 @@ class AdminExportController(Controller):
         operation_id="ExportJournal",
         summary="Download the journal (CSV or XLSX, accounting-tool presets)",
         responses=LIST,
+        media_type="text/csv",
+        operation_class=XLSX_TOO,
     )
     async def journal(
         self,
@@ -126,6 +130,8 @@ class AdminExportController(Controller):
         operation_id="ExportSettlements",
         summary="Download the settlement statements of a range of cut-offs",
         responses=LIST,
+        media_type="text/csv",
+        operation_class=XLSX_TOO,
     )
     async def settlements(
         self,

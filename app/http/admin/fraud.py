@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
 from app.http.responses import LIST, READ, WRITE
-from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
+from app.http.schemas.common import ID_PATTERN, CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
 from app.http.schemas.fraud import (
     ExternalAddressIn,
     ExternalAddressOut,
@@ -34,10 +34,15 @@ from fraud import service
 from fraud.policy import default_policy
 from fraud.types import IdKind
 
-ScreeningId = Annotated[str, Parameter(title="Screening id", description="A screening's id (scr_…).")]
-ListEntryId = Annotated[str, Parameter(title="List entry id", description="A list entry's id (lst_…).")]
+ScreeningId = Annotated[
+    str, Parameter(title="Screening id", description="A screening's id (scr_…).", pattern=ID_PATTERN)
+]
+ListEntryId = Annotated[
+    str, Parameter(title="List entry id", description="A list entry's id (lst_…).", pattern=ID_PATTERN)
+]
 ExternalId = Annotated[
-    str, Parameter(title="External address id", description="An external address entry's id (ext_…).")
+    str,
+    Parameter(title="External address id", description="An external address entry's id (ext_…).", pattern=ID_PATTERN),
 ]
 Status = Annotated[
     Literal["decided", "in_review", "approved", "rejected", "expired", "withdrawn"] | None,

@@ -10,12 +10,15 @@ from litestar.params import Parameter, QueryParameter
 
 from app.auth import require_roles
 from app.http.responses import LIST, READ
+from app.http.schemas.common import ID_PATTERN
 from app.http.schemas.ledger import AccountBalanceOut, JournalEntryOut, LedgerAccountsOut
 from app.uow import Database
 from domain.kit.tenancy import Principal, Role
 from domain.ledger import service
 
-EntryId = Annotated[str, Parameter(title="Journal entry id", description="A journal entry's id (jnl_…).")]
+EntryId = Annotated[
+    str, Parameter(title="Journal entry id", description="A journal entry's id (jnl_…).", pattern=ID_PATTERN)
+]
 Currency = Annotated[
     str | None, QueryParameter(title="Currency", description="ISO 4217 code, e.g. JPY.", pattern=r"^[A-Z]{3}$")
 ]

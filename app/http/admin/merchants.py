@@ -11,14 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
 from app.http.responses import LIST, READ, WRITE
-from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
+from app.http.schemas.common import ID_PATTERN, CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
 from app.http.schemas.tenancy import MerchantCreate, MerchantOut, MerchantUpdate
 from app.idempotency import Idempotency
 from app.uow import Database
 from domain.kit.tenancy import Principal, Role
 from domain.tenancy import service
 
-MerchantId = Annotated[str, Parameter(title="Merchant id", description="A merchant's id (mch_…).")]
+MerchantId = Annotated[str, Parameter(title="Merchant id", description="A merchant's id (mch_…).", pattern=ID_PATTERN)]
 
 
 class MerchantController(Controller):

@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
 from app.http.responses import LIST, READ, WRITE
-from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
+from app.http.schemas.common import (
+    ID_PATTERN,
+    TEXT_PATTERN,
+    CreatedGte,
+    CreatedLt,
+    Limit,
+    ListOf,
+    StartingAfter,
+    page_request,
+)
 from app.http.schemas.orders import (
     AdminOrderOut,
     CaptureOut,
@@ -29,15 +38,19 @@ from domain.checkout.policy import DEFAULT_POLICY
 from domain.checkout.repository import CheckoutRepository
 from domain.kit.tenancy import Principal, Role
 
-OrderId = Annotated[str, Parameter(title="Order id", description="An order's id (ord_…).")]
+OrderId = Annotated[str, Parameter(title="Order id", description="An order's id (ord_…).", pattern=ID_PATTERN)]
 StatusQ = Annotated[
     Status | None, QueryParameter(title="Status", description="Only orders in this status (in_review: the queue).")
 ]
 MerchantQ = Annotated[
-    str | None, QueryParameter(title="Merchant", description="Only this merchant's orders.", max_length=40)
+    str | None,
+    QueryParameter(title="Merchant", description="Only this merchant's orders.", max_length=40, pattern=ID_PATTERN),
 ]
 MerchantOrderIdQ = Annotated[
-    str | None, QueryParameter(title="Merchant order id", description="The merchant's own order id.", max_length=100)
+    str | None,
+    QueryParameter(
+        title="Merchant order id", description="The merchant's own order id.", max_length=100, pattern=TEXT_PATTERN
+    ),
 ]
 
 

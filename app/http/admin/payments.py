@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
 from app.http.responses import LIST, READ, WRITE
-from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
+from app.http.schemas.common import (
+    ID_PATTERN,
+    TEXT_PATTERN,
+    CreatedGte,
+    CreatedLt,
+    Limit,
+    ListOf,
+    StartingAfter,
+    page_request,
+)
 from app.http.schemas.orders import InvoiceOut
 from app.http.schemas.payments import (
     InvoiceHoldIn,
@@ -29,20 +38,34 @@ from domain.collections import service
 from domain.collections.formats import IncomingPayment
 from domain.kit.tenancy import Principal, Role
 
-PaymentId = Annotated[str, Parameter(title="Payment id", description="A payment's id (pay_…).")]
-FileId = Annotated[str, Parameter(title="Payment file id", description="A payment file's id (pf_…).")]
-InvoiceId = Annotated[str, Parameter(title="Invoice id", description="An invoice's id (inv_…).")]
+PaymentId = Annotated[str, Parameter(title="Payment id", description="A payment's id (pay_…).", pattern=ID_PATTERN)]
+FileId = Annotated[
+    str, Parameter(title="Payment file id", description="A payment file's id (pf_…).", pattern=ID_PATTERN)
+]
+InvoiceId = Annotated[str, Parameter(title="Invoice id", description="An invoice's id (inv_…).", pattern=ID_PATTERN)]
 StatusQ = Annotated[PaymentStatus | None, QueryParameter(title="Status", description="Only payments in this status.")]
-FileQ = Annotated[str | None, QueryParameter(title="File", description="Only this file's payments.", max_length=40)]
+FileQ = Annotated[
+    str | None,
+    QueryParameter(title="File", description="Only this file's payments.", max_length=40, pattern=ID_PATTERN),
+]
 InvoiceQ = Annotated[
-    str | None, QueryParameter(title="Invoice", description="Only payments applied to this invoice.", max_length=40)
+    str | None,
+    QueryParameter(
+        title="Invoice", description="Only payments applied to this invoice.", max_length=40, pattern=ID_PATTERN
+    ),
 ]
 HeldQ = Annotated[
     bool,
     QueryParameter(title="Manual queue", description="Only payments holding money (suspense, owed back)."),
 ]
 FilenameQ = Annotated[
-    str, QueryParameter(title="File name", description="The file's name, for people reading the list.", max_length=200)
+    str,
+    QueryParameter(
+        title="File name",
+        description="The file's name, for people reading the list.",
+        max_length=200,
+        pattern=TEXT_PATTERN,
+    ),
 ]
 
 ROLES = (Role.OPERATOR_ADMIN, Role.OPERATOR_FINANCE)

@@ -20,6 +20,7 @@ from litestar.params import QueryParameter
 from app.auth import require_roles
 from app.http.responses import LIST
 from app.http.schemas.reports import ArAgingOut, CollectionOutcomesOut, SuspenseAgingOut, UnpaidRateOut
+from app.openapi import also_served_as
 from app.uow import Database
 from domain.collections import reports
 from domain.kit import clock
@@ -48,7 +49,7 @@ To = Annotated[
     str | None,
     QueryParameter(name="to", title="To", description="Last base due date counted (YYYY-MM-DD); default today JST."),
 ]
-Month = r"^\d{4}-(0[1-9]|1[0-2])$"
+Month = r"^2\d{3}-(0[1-9]|1[0-2])$"  # 2000-01 to 2999-12, as billing's months
 FromMonth = Annotated[
     str | None,
     QueryParameter(
@@ -65,6 +66,7 @@ ToMonth = Annotated[
 ]
 
 _MONTH = re.compile(Month)
+CSV_TOO = also_served_as("text/csv")
 
 
 class CollectionsReportController(Controller):
@@ -72,7 +74,13 @@ class CollectionsReportController(Controller):
     tags = ["admin", "billing"]
     guards = [require_roles(Role.OPERATOR_ADMIN, Role.OPERATOR_FINANCE)]
 
-    @get("/ar-aging", operation_id="GetArAgingReport", summary="Receivables by days past due", responses=LIST)
+    @get(
+        "/ar-aging",
+        operation_id="GetArAgingReport",
+        summary="Receivables by days past due",
+        responses=LIST,
+        operation_class=CSV_TOO,
+    )
     async def ar_aging(
         self,
         db: NamedDependency[Database],
@@ -92,6 +100,7 @@ class CollectionsReportController(Controller):
         operation_id="GetCollectionOutcomesReport",
         summary="What became of the invoice chains due in a range, by dunning stage",
         responses=LIST,
+        operation_class=CSV_TOO,
     )
     async def collection_outcomes(
         self,
@@ -114,6 +123,7 @@ class CollectionsReportController(Controller):
         operation_id="GetSuspenseAgingReport",
         summary="Unmatched payments and overpayments held, by age",
         responses=LIST,
+        operation_class=CSV_TOO,
     )
     async def suspense_aging(
         self,
@@ -134,6 +144,7 @@ class CollectionsReportController(Controller):
         operation_id="GetUnpaidRateReport",
         summary="Unpaid rate (不払い率) by month of issue",
         responses=LIST,
+        operation_class=CSV_TOO,
     )
     async def unpaid_rate(
         self,
@@ -153,7 +164,7 @@ class CollectionsReportController(Controller):
         return _answer(out, format, f"unpaid-rate-{first:%Y-%m}-{last:%Y-%m}")
 
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^2\d{3}-\d{2}-\d{2}$")  # 2000-01-01 to 2999-12-31, as the months (and the exports' dates)
 
 
 def _date(name: str, value: str) -> dt.date:
@@ -163,7 +174,9 @@ def _date(name: str, value: str) -> dt.date:
     except ValueError:
         pass
     raise InvalidInput(
-        "Invalid date.", code="validation_error", issues=[FieldIssue(f"query:{name}", "expected a date YYYY-MM-DD")]
+        "Invalid date.",
+        code="validation_error",
+        issues=[FieldIssue(f"query:{name}", "expected a date YYYY-MM-DD between 2000-01-01 and 2999-12-31")],
     )
 
 
@@ -186,7 +199,7 @@ def _answer(out: Any, fmt: str, filename: str) -> Any:
         return out
     return Response(
         csv_bytes(out.CSV_HEADER, out.csv_rows()),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds "; charset=utf-8"
         headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
     )
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
 from app.http.responses import LIST, READ, WRITE
-from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
+from app.http.schemas.common import ID_PATTERN, CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
 from app.http.schemas.settlements import (
     PayoutFileIn,
     PayoutFileOut,
@@ -29,9 +29,16 @@ from domain.kit.tenancy import Principal, Role
 from domain.settlement import service
 from domain.settlement.models import Settlement
 
-SettlementId = Annotated[str, Parameter(title="Settlement id", description="A statement's id (stl_…).")]
-PayoutFileId = Annotated[str, Parameter(title="Payout file id", description="A payout file's id (pof_…).")]
-MerchantQ = Annotated[str | None, QueryParameter(title="Merchant", description="Only this merchant's.", max_length=40)]
+SettlementId = Annotated[
+    str, Parameter(title="Settlement id", description="A statement's id (stl_…).", pattern=ID_PATTERN)
+]
+PayoutFileId = Annotated[
+    str, Parameter(title="Payout file id", description="A payout file's id (pof_…).", pattern=ID_PATTERN)
+]
+MerchantQ = Annotated[
+    str | None,
+    QueryParameter(title="Merchant", description="Only this merchant's.", max_length=40, pattern=ID_PATTERN),
+]
 StatusQ = Annotated[SettlementStatus | None, QueryParameter(title="Status", description="Only in this status.")]
 PayDateQ = Annotated[dt.date | None, QueryParameter(title="Pay date", description="Only paying on this date.")]
 ROLES = (Role.OPERATOR_ADMIN, Role.OPERATOR_FINANCE)

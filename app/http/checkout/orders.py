@@ -10,8 +10,17 @@ from litestar.params import JSONBody, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
-from app.http.responses import LIST, READ, WRITE
-from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
+from app.http.responses import LIST, READ, WRITE, problems
+from app.http.schemas.common import (
+    ID_PATTERN,
+    TEXT_PATTERN,
+    CreatedGte,
+    CreatedLt,
+    Limit,
+    ListOf,
+    StartingAfter,
+    page_request,
+)
 from app.http.schemas.orders import (
     BuyerOut,
     CancelIn,
@@ -36,14 +45,22 @@ from app.uow import Database
 from domain.checkout import service
 from domain.kit.tenancy import Principal, Role
 
-OrderId = Annotated[str, Parameter(title="Order id", description="An order's id (ord_…).")]
+OrderId = Annotated[str, Parameter(title="Order id", description="An order's id (ord_…).", pattern=ID_PATTERN)]
 MerchantOrderId = Annotated[
-    str, Parameter(title="Merchant order id", description="Your own order id.", min_length=1, max_length=100)
+    str,
+    Parameter(
+        title="Merchant order id", description="Your own order id.", min_length=1, max_length=100, pattern=TEXT_PATTERN
+    ),
 ]
 StatusQ = Annotated[Status | None, QueryParameter(title="Status", description="Only orders in this status.")]
 MerchantOrderIdQ = Annotated[
     str | None,
-    QueryParameter(title="Merchant order id", description="Only orders with this id of yours.", max_length=100),
+    QueryParameter(
+        title="Merchant order id",
+        description="Only orders with this id of yours.",
+        max_length=100,
+        pattern=TEXT_PATTERN,
+    ),
 ]
 
 
@@ -252,7 +269,7 @@ class OrderController(Controller):
         "/{order_id:str}/invoice-print-data",
         operation_id="GetInvoicePrintData",
         summary="What to print on the invoice you enclose in the parcel (同梱)",
-        responses=READ,
+        responses={**READ, **problems(409)},  # 409 print_data_not_available
     )
     async def print_data(
         self, db: NamedDependency[Database], principal: NamedDependency[Principal], order_id: OrderId

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
 from app.http.responses import READ, WRITE
+from app.http.schemas.common import ID_PATTERN
 from app.http.schemas.fraud import MerchantScreeningOut, OutcomeIn, ScreeningCreate
 from app.idempotency import Idempotency
 from app.metrics import SCREENINGS
@@ -19,7 +20,9 @@ from app.uow import Database
 from domain.kit.tenancy import Principal, Role
 from fraud import service
 
-ScreeningId = Annotated[str, Parameter(title="Screening id", description="A screening's id (scr_…).")]
+ScreeningId = Annotated[
+    str, Parameter(title="Screening id", description="A screening's id (scr_…).", pattern=ID_PATTERN)
+]
 
 
 class ScreeningController(Controller):

@@ -11,13 +11,15 @@ from litestar.params import Parameter
 from app.auth import require_roles
 from app.http.admin.settlements import detail
 from app.http.responses import LIST, READ
-from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
+from app.http.schemas.common import ID_PATTERN, CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
 from app.http.schemas.settlements import SettlementDetailOut, SettlementOut
 from app.uow import Database
 from domain.kit.tenancy import Principal, Role
 from domain.settlement import service
 
-SettlementId = Annotated[str, Parameter(title="Settlement id", description="A statement's id (stl_…).")]
+SettlementId = Annotated[
+    str, Parameter(title="Settlement id", description="A statement's id (stl_…).", pattern=ID_PATTERN)
+]
 
 
 class MerchantSettlementController(Controller):
@@ -62,6 +64,6 @@ class MerchantSettlementController(Controller):
             body = service.lines_csv(statement, await service.lines_of(session, statement))
         return Response(
             body,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",  # Litestar adds "; charset=utf-8"
             headers={"Content-Disposition": f'attachment; filename="settlement-{statement.number}.csv"'},
         )

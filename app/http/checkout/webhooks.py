@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
 from app.http.responses import LIST, READ, WRITE
-from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
+from app.http.schemas.common import (
+    ID_PATTERN,
+    TEXT_PATTERN,
+    CreatedGte,
+    CreatedLt,
+    Limit,
+    ListOf,
+    StartingAfter,
+    page_request,
+)
 from app.http.schemas.webhooks import (
     DeletedWebhookEndpointOut,
     ReplayIn,
@@ -28,11 +37,18 @@ from app.uow import Database
 from domain.kit.tenancy import Principal, Role
 from domain.webhooks import service
 
-EndpointId = Annotated[str, Parameter(title="Webhook endpoint id", description="An endpoint's id (we_…).")]
-EventId = Annotated[str, Parameter(title="Event id", description="An event's id (evt_…).")]
+EndpointId = Annotated[
+    str, Parameter(title="Webhook endpoint id", description="An endpoint's id (we_…).", pattern=ID_PATTERN)
+]
+EventId = Annotated[str, Parameter(title="Event id", description="An event's id (evt_…).", pattern=ID_PATTERN)]
 EventTypeFilter = Annotated[
     str | None,
-    QueryParameter(title="Event type", description="Only events of this type (e.g. order.authorized).", max_length=100),
+    QueryParameter(
+        title="Event type",
+        description="Only events of this type (e.g. order.authorized).",
+        max_length=100,
+        pattern=TEXT_PATTERN,
+    ),
 ]
 
 

@@ -15,7 +15,7 @@ from litestar.params import JSONBody, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
-from app.http.responses import LIST, READ, WRITE
+from app.http.responses import LIST, READ, WRITE, problems
 from app.http.schemas.billing import (
     BillingRunIn,
     BillingRunOut,
@@ -39,7 +39,7 @@ from app.http.schemas.billing import (
     UsageEventOut,
     UsageSummaryOut,
 )
-from app.http.schemas.common import CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
+from app.http.schemas.common import ID_PATTERN, CreatedGte, CreatedLt, Limit, ListOf, StartingAfter, page_request
 from app.idempotency import Idempotency
 from app.uow import Database
 from billing import kpis as kpi_service
@@ -52,16 +52,23 @@ from domain.kit.tenancy import Principal, Role
 WRITE_ROLES = (Role.PLATFORM,)
 READ_ROLES = (Role.PLATFORM, Role.PLATFORM_FINANCE)
 
-PlanId = Annotated[str, Parameter(title="Plan id", description="A plan's id (pln_…).")]
-SubscriptionId = Annotated[str, Parameter(title="Subscription id", description="A subscription's id (sub_…).")]
-InvoiceId = Annotated[str, Parameter(title="Invoice id", description="A platform invoice's id (binv_…).")]
-CreditNoteId = Annotated[str, Parameter(title="Credit note id", description="A credit note's id (bcn_…).")]
+PlanId = Annotated[str, Parameter(title="Plan id", description="A plan's id (pln_…).", pattern=ID_PATTERN)]
+SubscriptionId = Annotated[
+    str, Parameter(title="Subscription id", description="A subscription's id (sub_…).", pattern=ID_PATTERN)
+]
+InvoiceId = Annotated[
+    str, Parameter(title="Invoice id", description="A platform invoice's id (binv_…).", pattern=ID_PATTERN)
+]
+CreditNoteId = Annotated[
+    str, Parameter(title="Credit note id", description="A credit note's id (bcn_…).", pattern=ID_PATTERN)
+]
 OperatorQ = Annotated[
-    str | None, QueryParameter(title="Operator", description="Only this operator's (opr_…).", max_length=40)
+    str | None,
+    QueryParameter(title="Operator", description="Only this operator's (opr_…).", max_length=40, pattern=ID_PATTERN),
 ]
 MonthQ = Annotated[
     str | None,
-    QueryParameter(title="Month", description="A JST calendar month, YYYY-MM.", pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
+    QueryParameter(title="Month", description="A JST calendar month, YYYY-MM.", pattern=r"^2\d{3}-(0[1-9]|1[0-2])$"),
 ]
 StatusQ = Annotated[
     Literal["draft", "finalized"] | None, QueryParameter(title="Status", description="Only drafts or finalized.")
@@ -552,7 +559,7 @@ class IssuerController(Controller):
     @get(
         operation_id="GetBillingIssuer",
         summary="The platform as invoice issuer",
-        responses=READ,
+        responses={**READ, **problems(409)},  # 409 issuer_not_configured
         guards=[require_roles(*READ_ROLES)],
     )
     async def get_issuer(self, db: NamedDependency[Database]) -> IssuerOut:

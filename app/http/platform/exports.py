@@ -16,8 +16,19 @@ from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import require_roles
-from app.http.admin.exports import EncodingQ, FormatQ, From, HeaderQ, To, _conditions, _download, _period
+from app.http.admin.exports import (
+    XLSX_TOO,
+    EncodingQ,
+    FormatQ,
+    From,
+    HeaderQ,
+    To,
+    _conditions,
+    _download,
+    _period,
+)
 from app.http.responses import LIST
+from app.http.schemas.common import ID_PATTERN
 from app.uow import Database
 from billing import exports
 from domain.kit.dialect import is_postgres
@@ -36,7 +47,10 @@ ReportQ = Annotated[
     ),
 ]
 OperatorQ = Annotated[
-    str | None, QueryParameter(title="Operator", description="Only this operator's rows (opr_…).", max_length=40)
+    str | None,
+    QueryParameter(
+        title="Operator", description="Only this operator's rows (opr_…).", max_length=40, pattern=ID_PATTERN
+    ),
 ]
 
 
@@ -114,6 +128,8 @@ class PlatformExportController(Controller):
         operation_id="ExportPlatformBilling",
         summary="Download a billing report of every operator, or of one (CSV or XLSX)",
         responses=LIST,
+        media_type="text/csv",
+        operation_class=XLSX_TOO,
     )
     async def billing(
         self,
@@ -141,6 +157,8 @@ class OperatorBillingExportController(Controller):
         operation_id="ExportOwnPlatformBilling",
         summary="Download your invoices, their lines, your usage or your credit notes from the platform",
         responses=LIST,
+        media_type="text/csv",
+        operation_class=XLSX_TOO,
     )
     async def billing(
         self,

@@ -35,6 +35,11 @@ class ListOf(ReadModel, Generic[T]):
         return cls(data=[render(item) for item in page.items], has_more=page.has_more)
 
 
+# The patterns of a string path or query parameter: an id (ord_…, mch_…) is printable ASCII, other text anything
+# but a NUL. Either way a NUL, which PostgreSQL refuses in text, is a 422 naming the parameter, never a query.
+ID_PATTERN = r"^[\x21-\x7e]+$"
+TEXT_PATTERN = r"^[^\x00]*$"
+
 Limit = Annotated[
     int,
     QueryParameter(title="Page size", description=f"Items per page, 1-{MAX_LIMIT}.", ge=1, le=MAX_LIMIT),
@@ -42,30 +47,54 @@ Limit = Annotated[
 StartingAfter = Annotated[
     str | None,
     QueryParameter(
-        title="Cursor", description="Return items after this id (the last id of the previous page).", max_length=64
+        title="Cursor",
+        description="Return items after this id (the last id of the previous page).",
+        max_length=64,
+        pattern=ID_PATTERN,
     ),
 ]
+# Strings parsed by ``page_request``: the query decoder would take a number ("8") for seconds since the epoch.
 CreatedGte = Annotated[
-    dt.datetime | None,
-    QueryParameter(title="Created at or after", description="RFC 3339 timestamp."),
+    str | None,
+    QueryParameter(
+        title="Created at or after", description="RFC 3339 timestamp.", schema_extra={"format": "date-time"}
+    ),
 ]
 CreatedLt = Annotated[
-    dt.datetime | None,
-    QueryParameter(title="Created before", description="RFC 3339 timestamp."),
+    str | None,
+    QueryParameter(title="Created before", description="RFC 3339 timestamp.", schema_extra={"format": "date-time"}),
 ]
 
 
 def page_request(
-    limit: int, starting_after: str | None, created_gte: dt.datetime | None, created_lt: dt.datetime | None
+    limit: int, starting_after: str | None, created_gte: str | None, created_lt: str | None
 ) -> PageRequest:
-    issues = [
-        FieldIssue(f"query:{name}", "the timestamp needs a UTC offset (e.g. 2026-11-25T00:00:00+09:00)", "naive")
-        for name, value in (("created_gte", created_gte), ("created_lt", created_lt))
-        if value is not None and value.tzinfo is None
-    ]
+    issues: list[FieldIssue] = []
+    gte = _timestamp("created_gte", created_gte, issues)
+    lt = _timestamp("created_lt", created_lt, issues)
     if issues:
-        raise InvalidInput("Timestamps need a UTC offset.", code="validation_error", issues=issues)
-    return PageRequest(limit=limit, starting_after=starting_after, created_gte=created_gte, created_lt=created_lt)
+        raise InvalidInput("Invalid timestamp.", code="validation_error", issues=issues)
+    return PageRequest(limit=limit, starting_after=starting_after, created_gte=gte, created_lt=lt)
+
+
+def _timestamp(name: str, value: str | None, issues: list[FieldIssue]) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        issues.append(FieldIssue(f"query:{name}", "expected an RFC 3339 timestamp", "invalid"))
+        return None
+    if parsed.tzinfo is None:
+        issues.append(
+            FieldIssue(f"query:{name}", "the timestamp needs a UTC offset (e.g. 2026-11-25T00:00:00+09:00)", "naive")
+        )
+        return None
+    try:
+        return parsed.astimezone(dt.UTC)  # as the database compares it; 0001-01-01T00:00+09:00 is before year 1
+    except OverflowError:
+        issues.append(FieldIssue(f"query:{name}", "out of range", "out_of_range"))
+        return None
 
 
 # Not blank, and no control characters (a NUL would reach PostgreSQL, which refuses it in text).

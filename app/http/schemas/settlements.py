@@ -66,7 +66,11 @@ class SettlementDetailOut(SettlementOut):
 
 
 class RunIn(WriteModel):
-    as_of: dt.date = Field(description="Make every statement whose cut-off is before this date (JST).")
+    as_of: dt.date = Field(
+        ge=dt.date(2000, 1, 1),
+        le=dt.date(2099, 12, 31),
+        description="Make every statement whose cut-off is before this date (JST).",
+    )
 
 
 class RunOut(ReadModel):
@@ -76,7 +80,11 @@ class RunOut(ReadModel):
 
 
 class PayoutFileIn(WriteModel):
-    pay_date: dt.date = Field(description="Pay every approved statement due on this bank business day.")
+    pay_date: dt.date = Field(
+        ge=dt.date(2000, 1, 1),
+        le=dt.date(2099, 12, 31),
+        description="Pay every approved statement due on this bank business day.",
+    )
 
 
 class PayoutFileOut(ReadModel):

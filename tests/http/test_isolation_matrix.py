@@ -31,6 +31,7 @@ from sqlalchemy import select
 
 from app.auth import RoleGuard
 from app.uow import Database
+from domain.kit import clock
 from domain.kit.tenancy import Role
 from domain.models import metadata
 from domain.tenancy import service as tenancy
@@ -317,7 +318,7 @@ async def test_no_key_reaches_another_owners_object(client, db, tenant_b):
 
 # -- lists, searches and exports ------------------------------------------------------------------------------
 
-TODAY = dt.date.today()
+TODAY = dt.datetime.now(clock.JST).date()  # the business day is JST (the entries are dated by it)
 DATE_RANGES = [  # at most 366 days each: this year's objects, and last year's platform invoice
     {"from": (TODAY - dt.timedelta(days=365)).isoformat(), "to": TODAY.isoformat()},
     {"from": f"{TODAY.year - 1}-01-01", "to": f"{TODAY.year - 1}-12-31"},

@@ -2,7 +2,9 @@
 
 import pytest
 
+from tests.fixtures.integrity import run_integrity
+
 
 @pytest.fixture(autouse=True)
-def _integrity(integrity_after):
-    return None
+def _integrity(request):
+    run_integrity(request)
